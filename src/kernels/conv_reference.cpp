@@ -1,6 +1,8 @@
-// Plain-loop convolution kernels: the definition, written out. Slow, exact,
-// and the oracle every fast kernel is tested against.
+// Plain-loop convolution kernels: the definition, written out. Slow, exact
+// (every sum accumulates in double), and the oracle every fast kernel is
+// tested against.
 #include <cassert>
+#include <vector>
 
 #include "conv.h"
 
@@ -40,17 +42,17 @@ void conv_scatter_reference(const ConvGeom& g, const T* x, const T* w, const T* 
 #pragma omp parallel for collapse(2) schedule(static)
   for (std::int64_t n = 0; n < g.N; ++n)
     for (std::int64_t cy = 0; cy < g.Cy; ++cy) {
-      T* yr = y + (n * g.Cy + cy) * Y;
-      const T b = bias ? bias[cy] : T(0);
-      for (std::int64_t o = 0; o < Y; ++o) yr[o] = b;
+      std::vector<double> acc(static_cast<std::size_t>(Y), bias ? double(bias[cy]) : 0.0);
       const std::int64_t grp = cy / cyg, cyl = cy % cyg;
       for (std::int64_t cx = grp * cxg; cx < (grp + 1) * cxg; ++cx) {
         const T* xr = x + (n * g.Cx + cx) * X;
         const T* wr = w + (cx * cyg + cyl) * K;
         for_each_pair(g, [&](std::int64_t o, std::int64_t i, std::int64_t k) {
-          yr[o] += xr[i] * wr[k];
+          acc[static_cast<std::size_t>(o)] += double(xr[i]) * double(wr[k]);
         });
       }
+      T* yr = y + (n * g.Cy + cy) * Y;
+      for (std::int64_t o = 0; o < Y; ++o) yr[o] = static_cast<T>(acc[static_cast<std::size_t>(o)]);
     }
 }
 
@@ -62,17 +64,17 @@ void conv_gather_reference(const ConvGeom& g, const T* y, const T* w, const T* b
 #pragma omp parallel for collapse(2) schedule(static)
   for (std::int64_t n = 0; n < g.N; ++n)
     for (std::int64_t cx = 0; cx < g.Cx; ++cx) {
-      T* xr = x + (n * g.Cx + cx) * X;
-      const T b = bias ? bias[cx] : T(0);
-      for (std::int64_t i = 0; i < X; ++i) xr[i] = b;
+      std::vector<double> acc(static_cast<std::size_t>(X), bias ? double(bias[cx]) : 0.0);
       const std::int64_t grp = cx / cxg;
       for (std::int64_t cyl = 0; cyl < cyg; ++cyl) {
         const T* yr = y + (n * g.Cy + grp * cyg + cyl) * Y;
         const T* wr = w + (cx * cyg + cyl) * K;
         for_each_pair(g, [&](std::int64_t o, std::int64_t i, std::int64_t k) {
-          xr[i] += yr[o] * wr[k];
+          acc[static_cast<std::size_t>(i)] += double(yr[o]) * double(wr[k]);
         });
       }
+      T* xr = x + (n * g.Cx + cx) * X;
+      for (std::int64_t i = 0; i < X; ++i) xr[i] = static_cast<T>(acc[static_cast<std::size_t>(i)]);
     }
 }
 
@@ -84,16 +86,17 @@ void conv_weight_grad_reference(const ConvGeom& g, const T* x, const T* y, T* w)
 #pragma omp parallel for collapse(2) schedule(static)
   for (std::int64_t cx = 0; cx < g.Cx; ++cx)
     for (std::int64_t cyl = 0; cyl < cyg; ++cyl) {
-      T* wr = w + (cx * cyg + cyl) * K;
-      for (std::int64_t k = 0; k < K; ++k) wr[k] = T(0);
+      std::vector<double> acc(static_cast<std::size_t>(K), 0.0);
       const std::int64_t cy = (cx / cxg) * cyg + cyl;
       for (std::int64_t n = 0; n < g.N; ++n) {
         const T* xr = x + (n * g.Cx + cx) * X;
         const T* yr = y + (n * g.Cy + cy) * Y;
         for_each_pair(g, [&](std::int64_t o, std::int64_t i, std::int64_t k) {
-          wr[k] += xr[i] * yr[o];
+          acc[static_cast<std::size_t>(k)] += double(xr[i]) * double(yr[o]);
         });
       }
+      T* wr = w + (cx * cyg + cyl) * K;
+      for (std::int64_t k = 0; k < K; ++k) wr[k] = static_cast<T>(acc[static_cast<std::size_t>(k)]);
     }
 }
 
@@ -101,12 +104,12 @@ template <class T>
 void channel_sum(std::int64_t N, std::int64_t C, std::int64_t S, const T* in, T* out) {
 #pragma omp parallel for schedule(static)
   for (std::int64_t c = 0; c < C; ++c) {
-    T acc = 0;
+    double acc = 0;
     for (std::int64_t n = 0; n < N; ++n) {
       const T* r = in + (n * C + c) * S;
-      for (std::int64_t s = 0; s < S; ++s) acc += r[s];
+      for (std::int64_t s = 0; s < S; ++s) acc += double(r[s]);
     }
-    out[c] = acc;
+    out[c] = static_cast<T>(acc);
   }
 }
 

@@ -39,6 +39,9 @@ std::int64_t checked_numel(const Shape& shape, const char* fn, const char* what)
                        shape.str() + " overflows 64 bits");
     n = r;
   }
+  if (n > (std::int64_t{1} << 60))  // 8-byte elements would overflow the byte count
+    throw ValueError(std::string("[") + fn + "] the " + what + " shape " + shape.str() + " has " +
+                     std::to_string(n) + " elements; its byte count overflows 64 bits");
   return n;
 }
 
