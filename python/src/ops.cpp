@@ -1,0 +1,137 @@
+// lucid._C functional ops. Convolutions release the GIL while they compute.
+#include "bindings.h"
+
+namespace lucid::python {
+namespace {
+
+Tensor need(py::handle v, const char* fn, const char* param) {
+  if (!py::isinstance<Tensor>(v))
+    throw lucid::TypeError(std::string("[") + fn + "] " + param + " must be a Tensor, got " +
+                           std::string(py::str(py::type::of(v).attr("__name__"))));
+  return py::cast<Tensor>(v);
+}
+
+template <int ND>
+void bind_conv_transpose(py::module_& m) {
+  static const std::string name = "conv_transpose" + std::to_string(ND) + "d";
+  m.def(
+      name.c_str(),
+      [](py::handle input, py::handle weight, py::handle bias, py::handle stride, py::handle padding,
+         py::handle output_padding, py::handle dilation, std::int64_t groups) {
+        const char* fn = name.c_str();
+        const Tensor x = need(input, fn, "input"), w = need(weight, fn, "weight");
+        const Tensor b = optional_tensor(bias, fn, "bias");
+        ConvTransposeParams p{to_int_arg(stride, fn, "stride"), to_padding(padding, fn),
+                              to_int_arg(output_padding, fn, "output_padding"), to_int_arg(dilation, fn, "dilation"),
+                              groups};
+        py::gil_scoped_release release;
+        return conv_transpose(ND, x, w, b, p);
+      },
+      py::arg("input"), py::arg("weight"), py::arg("bias") = py::none(), py::arg("stride") = 1,
+      py::arg("padding") = 0, py::arg("output_padding") = 0, py::arg("dilation") = 1, py::arg("groups") = 1);
+}
+
+template <int ND>
+void bind_conv(py::module_& m) {
+  static const std::string name = "conv" + std::to_string(ND) + "d";
+  m.def(
+      name.c_str(),
+      [](py::handle input, py::handle weight, py::handle bias, py::handle stride, py::handle padding,
+         py::handle dilation, std::int64_t groups) {
+        const char* fn = name.c_str();
+        const Tensor x = need(input, fn, "input"), w = need(weight, fn, "weight");
+        const Tensor b = optional_tensor(bias, fn, "bias");
+        ConvParams p{to_int_arg(stride, fn, "stride"), to_padding(padding, fn), to_int_arg(dilation, fn, "dilation"),
+                     groups};
+        py::gil_scoped_release release;
+        return conv(ND, x, w, b, p);
+      },
+      py::arg("input"), py::arg("weight"), py::arg("bias") = py::none(), py::arg("stride") = 1,
+      py::arg("padding") = 0, py::arg("dilation") = 1, py::arg("groups") = 1);
+}
+
+std::vector<std::int64_t> axes_of(py::handle axis, const char* fn) {
+  return axis.is_none() ? std::vector<std::int64_t>{} : to_int_arg(axis, fn, "axis").values();
+}
+
+}  // namespace
+
+void bind_ops(py::module_& m) {
+  bind_conv_transpose<1>(m);
+  bind_conv_transpose<2>(m);
+  bind_conv_transpose<3>(m);
+  bind_conv<1>(m);
+  bind_conv<2>(m);
+  bind_conv<3>(m);
+
+  auto unary = [&](const char* name, Tensor (*f)(const Tensor&)) {
+    m.def(name, [f, name](py::handle x) { return f(need(x, name, "input")); }, py::arg("input"));
+  };
+  unary("relu", &relu);
+  unary("sigmoid", &sigmoid);
+  unary("tanh", &tanh);
+  unary("exp", &exp);
+  unary("log", &log);
+  unary("sqrt", &sqrt);
+  unary("abs", &abs);
+  unary("neg", &neg);
+  m.def("leaky_relu", [](py::handle x, double slope) { return leaky_relu(need(x, "leaky_relu", "input"), slope); },
+        py::arg("input"), py::arg("negative_slope") = 0.01);
+  m.def("clamp", [](py::handle x, double lo, double hi) { return clamp(need(x, "clamp", "input"), lo, hi); },
+        py::arg("input"), py::arg("min"), py::arg("max"));
+  m.def("pow", [](py::handle x, double p) { return pow(need(x, "pow", "input"), p); }, py::arg("input"),
+        py::arg("exponent"));
+
+  auto binary = [&](const char* name, Tensor (*f)(const Tensor&, const Tensor&)) {
+    m.def(
+        name,
+        [f, name](py::handle a, py::handle b) {
+          if (py::isinstance<Tensor>(a)) {
+            const Tensor ta = py::cast<Tensor>(a);
+            return f(ta, operand(b, ta, name));
+          }
+          const Tensor tb = need(b, name, "other");
+          return f(operand(a, tb, name), tb);
+        },
+        py::arg("input"), py::arg("other"));
+  };
+  binary("add", &add);
+  binary("sub", &sub);
+  binary("mul", &mul);
+  binary("div", &div);
+  binary("maximum", &maximum);
+  binary("minimum", &minimum);
+
+  m.def(
+      "sum",
+      [](py::handle x, py::handle axis, bool keepdims) {
+        const Tensor t = need(x, "sum", "input");
+        return axis.is_none() && !keepdims ? sum(t) : sum(t, axes_of(axis, "sum"), keepdims);
+      },
+      py::arg("input"), py::arg("axis") = py::none(), py::arg("keepdims") = false);
+  m.def(
+      "mean",
+      [](py::handle x, py::handle axis, bool keepdims) {
+        const Tensor t = need(x, "mean", "input");
+        return axis.is_none() && !keepdims ? mean(t) : mean(t, axes_of(axis, "mean"), keepdims);
+      },
+      py::arg("input"), py::arg("axis") = py::none(), py::arg("keepdims") = false);
+  m.def(
+      "reshape",
+      [](py::handle x, py::handle shape) {
+        return reshape(need(x, "reshape", "input"), Shape(to_int_arg(shape, "reshape", "shape").values()));
+      },
+      py::arg("input"), py::arg("shape"));
+  m.def("flatten", [](py::handle x, std::int64_t s, std::int64_t e) { return flatten(need(x, "flatten", "input"), s, e); },
+        py::arg("input"), py::arg("start_axis") = 0, py::arg("end_axis") = -1);
+  m.def(
+      "cat",
+      [](py::sequence ts, std::int64_t axis) {
+        std::vector<Tensor> v;
+        for (py::handle t : ts) v.push_back(need(t, "cat", "tensors[i]"));
+        return cat(v, axis);
+      },
+      py::arg("tensors"), py::arg("axis") = 0);
+}
+
+}  // namespace lucid::python
