@@ -47,6 +47,7 @@ from lucid._C import dtype as _dtype
 from lucid.autograd import no_grad
 from lucid import random
 
+_dtype.__repr__ = _dtype.__str__ = lambda self: f"lucid.{self.name}"
 float32 = _dtype.float32
 float64 = _dtype.float64
 dtype = _dtype

@@ -27,8 +27,6 @@ void bind_tensor(py::module_& m) {
   py::enum_<DType>(m, "dtype", "lucid's element types: float32 (the default) and float64.")
       .value("float32", DType::Float32)
       .value("float64", DType::Float64)
-      .def("__repr__", [](DType d) { return std::string("lucid.") + dtype_name(d); })
-      .def("__str__", [](DType d) { return std::string("lucid.") + dtype_name(d); })
       .def_property_readonly("itemsize", [](DType d) { return dtype_size(d); });
 
   py::class_<Tensor> t(m, "Tensor", R"doc(
