@@ -10,13 +10,13 @@ bash scripts/install_deps.sh
 echo "== C++ tests (Release)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j2
-ctest --test-dir build -j2 --output-on-failure
+ctest --test-dir build --output-on-failure
 
 echo "== C++ tests (ASan + UBSan)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLUCID_SANITIZE=ON
 cmake --build build-asan -j2
 ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan -j2 --output-on-failure
+  ctest --test-dir build-asan --output-on-failure
 
 echo "== Python tests"
 bash scripts/python_env.sh

@@ -1,13 +1,18 @@
-// The dispatched kernels against their plain-loop references, on random
-// geometries, bit for bit where the reference is the kernel and within
-// rounding otherwise.
+// Every fast kernel (matrix-product, direct in each instruction set the CPU
+// has, and the dispatched entry points) against the plain-loop references,
+// on random geometries including odd sizes, k < s, k = s, padding larger
+// than the kernel and groups.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <string>
 #include <random>
 #include <vector>
 
 #include "kernels/conv.h"
+#include "kernels/conv_direct.h"
+#include "kernels/conv_gemm.h"
 
 using lucid::kernels::ConvGeom;
 
@@ -31,12 +36,12 @@ double rel_err(const std::vector<T>& a, const std::vector<T>& b) {
   return err / scale;
 }
 
-ConvGeom random_geom(std::mt19937& rng) {
+ConvGeom random_geom(std::mt19937& rng, int max_channels) {
   auto r = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   ConvGeom g;
   g.groups = r(1, 3);
-  g.Cx = g.groups * r(1, 5);
-  g.Cy = g.groups * r(1, 5);
+  g.Cx = g.groups * r(1, max_channels);
+  g.Cy = g.groups * r(1, max_channels);
   g.N = r(1, 3);
   const int nd = r(1, 3);
   for (int a = 3 - nd; a < 3; ++a) {
@@ -51,34 +56,96 @@ ConvGeom random_geom(std::mt19937& rng) {
   return g;
 }
 
+struct Impl {
+  const char* name;
+  void (*scatter)(const ConvGeom&, const float*, const float*, const float*, float*);
+  void (*gather)(const ConvGeom&, const float*, const float*, const float*, float*);
+  void (*wgrad)(const ConvGeom&, const float*, const float*, float*);
+  void (*scatter64)(const ConvGeom&, const double*, const double*, const double*, double*);
+  void (*gather64)(const ConvGeom&, const double*, const double*, const double*, double*);
+  void (*wgrad64)(const ConvGeom&, const double*, const double*, double*);
+};
+
+#define LUCID_IMPL(label, sc, ga, wg) \
+  Impl{label, &sc<float>, &ga<float>, &wg<float>, &sc<double>, &ga<double>, &wg<double>}
+
 template <class T>
-void check_against_reference(std::uint32_t seed) {
+void check(const Impl& impl, std::uint32_t seed, int cases, int max_channels) {
+  namespace k = lucid::kernels;
   std::mt19937 rng(seed);
   const double tol = sizeof(T) == 4 ? 2e-6 : 1e-13;
-  for (int t = 0; t < 200; ++t) {
-    const ConvGeom g = random_geom(rng);
+  for (int t = 0; t < cases; ++t) {
+    const ConvGeom g = random_geom(rng, max_channels);
     const std::size_t nx = static_cast<std::size_t>(g.N * g.Cx * g.x_spatial());
     const std::size_t ny = static_cast<std::size_t>(g.N * g.Cy * g.y_spatial());
     const std::size_t nw = static_cast<std::size_t>(g.Cx * g.cy_per_group() * g.taps());
     auto x = rand_vec<T>(nx, rng), y = rand_vec<T>(ny, rng), w = rand_vec<T>(nw, rng);
     auto by = rand_vec<T>(static_cast<std::size_t>(g.Cy), rng), bx = rand_vec<T>(static_cast<std::size_t>(g.Cx), rng);
-    std::vector<T> a(ny), b(ny), c(nx), d(nx), e(nw), f(nw);
-    lucid::kernels::conv_scatter<T>(g, x.data(), w.data(), by.data(), a.data());
-    lucid::kernels::conv_scatter_reference<T>(g, x.data(), w.data(), by.data(), b.data());
-    ASSERT_LE(rel_err(a, b), tol) << "scatter case " << t;
-    lucid::kernels::conv_gather<T>(g, y.data(), w.data(), bx.data(), c.data());
-    lucid::kernels::conv_gather_reference<T>(g, y.data(), w.data(), bx.data(), d.data());
-    ASSERT_LE(rel_err(c, d), tol) << "gather case " << t;
-    lucid::kernels::conv_weight_grad<T>(g, x.data(), y.data(), e.data());
-    lucid::kernels::conv_weight_grad_reference<T>(g, x.data(), y.data(), f.data());
-    ASSERT_LE(rel_err(e, f), tol) << "weight_grad case " << t;
+    const bool with_bias = t % 2 == 0;
+    std::vector<T> a(ny, T(7)), b(ny), c(nx, T(7)), d(nx), e(nw, T(7)), f(nw);
+    if constexpr (sizeof(T) == 4) {
+      impl.scatter(g, x.data(), w.data(), with_bias ? by.data() : nullptr, a.data());
+      impl.gather(g, y.data(), w.data(), with_bias ? bx.data() : nullptr, c.data());
+      impl.wgrad(g, x.data(), y.data(), e.data());
+    } else {
+      impl.scatter64(g, x.data(), w.data(), with_bias ? by.data() : nullptr, a.data());
+      impl.gather64(g, y.data(), w.data(), with_bias ? bx.data() : nullptr, c.data());
+      impl.wgrad64(g, x.data(), y.data(), e.data());
+    }
+    k::conv_scatter_reference<T>(g, x.data(), w.data(), with_bias ? by.data() : nullptr, b.data());
+    k::conv_gather_reference<T>(g, y.data(), w.data(), with_bias ? bx.data() : nullptr, d.data());
+    k::conv_weight_grad_reference<T>(g, x.data(), y.data(), f.data());
+    ASSERT_LE(rel_err(a, b), tol) << impl.name << " scatter case " << t;
+    ASSERT_LE(rel_err(c, d), tol) << impl.name << " gather case " << t;
+    ASSERT_LE(rel_err(e, f), tol) << impl.name << " weight_grad case " << t;
   }
 }
 
+bool cpu_has(const char* isa) {
+  __builtin_cpu_init();
+  if (std::string(isa) == "avx512")
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+  if (std::string(isa) == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return true;
+}
+
+namespace k = lucid::kernels;
+const Impl kGemm = LUCID_IMPL("gemm", k::conv_scatter_gemm, k::conv_gather_gemm, k::conv_weight_grad_gemm);
+const Impl kDispatch = LUCID_IMPL("dispatch", k::conv_scatter, k::conv_gather, k::conv_weight_grad);
+const Impl kDirect[3] = {
+    LUCID_IMPL("direct base", k::base::conv_scatter_direct, k::base::conv_gather_direct,
+               k::base::conv_weight_grad_direct),
+    LUCID_IMPL("direct avx2", k::avx2::conv_scatter_direct, k::avx2::conv_gather_direct,
+               k::avx2::conv_weight_grad_direct),
+    LUCID_IMPL("direct avx512", k::avx512::conv_scatter_direct, k::avx512::conv_gather_direct,
+               k::avx512::conv_weight_grad_direct)};
+
 }  // namespace
 
-TEST(Kernels, Float32MatchesReference) { check_against_reference<float>(1); }
-TEST(Kernels, Float64MatchesReference) { check_against_reference<double>(2); }
+TEST(Kernels, GemmMatchesReference) {
+  check<float>(kGemm, 1, 150, 6);
+  check<double>(kGemm, 2, 150, 6);
+  check<float>(kGemm, 3, 20, 24);  // more channels: longer products
+}
+
+TEST(Kernels, DirectMatchesReferenceInEveryInstructionSet) {
+  const char* isas[3] = {"base", "avx2", "avx512"};
+  for (int i = 0; i < 3; ++i) {
+    if (!cpu_has(isas[i])) {
+      std::printf("skipping %s: not supported by this CPU\n", isas[i]);
+      continue;
+    }
+    check<float>(kDirect[i], 10 + i, 120, 5);
+    check<double>(kDirect[i], 20 + i, 120, 5);
+  }
+}
+
+TEST(Kernels, DispatchedMatchesReference) {
+  std::printf("direct kernels run as %s\n", k::kernel_isa());
+  check<float>(kDispatch, 30, 100, 12);
+  check<double>(kDispatch, 31, 100, 12);
+}
 
 TEST(Kernels, ChannelSum) {
   std::vector<float> in{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};  // N=2, C=2, S=3

@@ -28,24 +28,29 @@ void accumulate_into(Tensor& dst, const Tensor& src) {
 }
 
 // Conforms a gradient to what an edge expects (dtype and shape).
-Tensor conform(const Tensor& g, const Edge& e, const Node& from) {
+Tensor conform(Tensor g, const Edge& e, const Node& from) {
   if (g.shape() != e.shape)
     throw AutogradError("[backward] " + from.name() + " produced a gradient of shape " +
                         g.shape().str() + " for an input of shape " + e.shape.str());
   return g.dtype() == e.dtype ? g : g.cast(e.dtype);
 }
 
-// Adds g into the slot; the slot owns its memory (never aliases g).
-void add_to_slot(Tensor& slot, const Tensor& g) {
+// True when nothing else refers to g or its memory, so a slot may keep it.
+bool exclusive(const Tensor& g) { return g.impl_ptr().use_count() == 1 && g.impl()->storage.use_count() == 1; }
+
+// Adds g into the slot; the slot owns its memory (never aliases anything
+// else), so later contributions can be added in place.
+void add_to_slot(Tensor& slot, Tensor&& g) {
   if (!slot.defined())
-    slot = g.clone();
+    slot = exclusive(g) ? std::move(g) : g.clone();
   else
     accumulate_into(slot, g);
 }
 
-void add_to_leaf(TensorImpl& leaf, const Tensor& g) {
+void add_to_leaf(TensorImpl& leaf, Tensor&& g) {
   Tensor current(leaf.grad);
-  add_to_slot(current, g);
+  leaf.grad.reset();
+  add_to_slot(current, std::move(g));
   leaf.grad = current.impl_ptr();
 }
 
@@ -98,7 +103,7 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
 
   NoGradGuard no_grad;
   if (!impl_->grad_fn) {  // a leaf: its gradient is the seed
-    add_to_leaf(*impl_, seed);
+    add_to_leaf(*impl_, std::move(seed));
     return;
   }
 
@@ -128,7 +133,7 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
   std::reverse(order.begin(), order.end());
 
   std::unordered_map<Node*, Tensor> pending;
-  pending[impl_->grad_fn.get()] = seed;
+  pending[impl_->grad_fn.get()] = std::move(seed);
   for (Node* node : order) {
     auto it = pending.find(node);
     if (it == pending.end()) continue;  // no gradient reached it
@@ -139,11 +144,11 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
     for (std::size_t i = 0; i < edges.size() && i < grads.size(); ++i) {
       const Edge& e = edges[i];
       if (!e.needed() || !grads[i].defined()) continue;
-      Tensor gi = conform(grads[i], e, *node);
+      Tensor gi = conform(std::move(grads[i]), e, *node);
       if (e.fn)
-        add_to_slot(pending[e.fn.get()], gi);
+        add_to_slot(pending[e.fn.get()], std::move(gi));
       else
-        add_to_leaf(*e.leaf, gi);
+        add_to_leaf(*e.leaf, std::move(gi));
     }
     if (!retain_graph) node->mark_released();
   }

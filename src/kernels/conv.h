@@ -12,6 +12,8 @@
 // results do not depend on the thread count.
 #pragma once
 
+#include <cstddef>
+
 #include "conv_geometry.h"
 
 namespace lucid::kernels {
@@ -25,6 +27,12 @@ void conv_weight_grad(const ConvGeom& g, const T* x, const T* y, T* w);
 // out[c] = sum over n and s of in[n, c, s] for an (N, C, S) array.
 template <class T>
 void channel_sum(std::int64_t N, std::int64_t C, std::int64_t S, const T* in, T* out);
+
+// The instruction set the direct kernels run in: "avx512", "avx2" or "base".
+// LUCID_ISA=avx2 or LUCID_ISA=base in the environment narrows it.
+const char* kernel_isa();
+// The per-thread scratch the fast kernels keep between calls, in bytes.
+std::size_t scratch_bytes();
 
 template <class T>
 void conv_scatter_reference(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y);

@@ -1,20 +1,83 @@
-// Chooses the kernel behind each convolution entry point.
+// Chooses the kernel behind each convolution entry point:
+//   - few channels per group (depthwise) or a tiny problem: direct loops,
+//     in the widest instruction set the CPU has (or LUCID_ISA says);
+//   - otherwise: stride phases and matrix products (conv_gemm.cpp);
+//   - sizes beyond the BLAS interface: the reference loops.
+#include <cstdlib>
+#include <cstring>
+
 #include "conv.h"
+#include "conv_direct.h"
+#include "conv_gemm.h"
 
 namespace lucid::kernels {
+namespace {
+
+enum class Isa { Base, Avx2, Avx512 };
+
+Isa detect_isa() {
+  Isa best = Isa::Base;
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = Isa::Avx2;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
+    best = Isa::Avx512;
+  // LUCID_ISA=avx2|base caps the choice (to test the narrower paths).
+  if (const char* want = std::getenv("LUCID_ISA")) {
+    if (std::strcmp(want, "base") == 0) best = Isa::Base;
+    if (std::strcmp(want, "avx2") == 0 && best == Isa::Avx512) best = Isa::Avx2;
+  }
+  return best;
+}
+
+Isa isa() {
+  static const Isa chosen = detect_isa();
+  return chosen;
+}
+
+bool use_direct(const ConvGeom& g) {
+  const std::int64_t per_group = g.cx_per_group() * g.cy_per_group();
+  const double macs = static_cast<double>(g.N) * static_cast<double>(g.Cx) * static_cast<double>(g.cy_per_group()) *
+                      static_cast<double>(g.x_spatial()) * static_cast<double>(g.taps());
+  return per_group <= 8 || macs < 262144.0;
+}
+
+}  // namespace
+
+const char* kernel_isa() {
+  switch (isa()) {
+    case Isa::Avx512: return "avx512";
+    case Isa::Avx2: return "avx2";
+    default: return "base";
+  }
+}
+
+#define LUCID_DIRECT(fn, ...)                                   \
+  switch (isa()) {                                              \
+    case Isa::Avx512: return avx512::fn<T>(__VA_ARGS__);        \
+    case Isa::Avx2: return avx2::fn<T>(__VA_ARGS__);            \
+    default: return base::fn<T>(__VA_ARGS__);                   \
+  }
 
 template <class T>
 void conv_scatter(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
-  conv_scatter_reference(g, x, w, bias, y);
+  if (!gemm_supported(g)) return conv_scatter_reference(g, x, w, bias, y);
+  if (!use_direct(g)) return conv_scatter_gemm(g, x, w, bias, y);
+  LUCID_DIRECT(conv_scatter_direct, g, x, w, bias, y)
 }
 template <class T>
 void conv_gather(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
-  conv_gather_reference(g, y, w, bias, x);
+  if (!gemm_supported(g)) return conv_gather_reference(g, y, w, bias, x);
+  if (!use_direct(g)) return conv_gather_gemm(g, y, w, bias, x);
+  LUCID_DIRECT(conv_gather_direct, g, y, w, bias, x)
 }
 template <class T>
 void conv_weight_grad(const ConvGeom& g, const T* x, const T* y, T* w) {
-  conv_weight_grad_reference(g, x, y, w);
+  if (!gemm_supported(g)) return conv_weight_grad_reference(g, x, y, w);
+  if (!use_direct(g)) return conv_weight_grad_gemm(g, x, y, w);
+  LUCID_DIRECT(conv_weight_grad_direct, g, x, y, w)
 }
+#undef LUCID_DIRECT
 
 #define LUCID_INSTANTIATE(T)                                                         \
   template void conv_scatter<T>(const ConvGeom&, const T*, const T*, const T*, T*); \

@@ -1,0 +1,163 @@
+// Direct convolution kernels for few channels per group (depthwise and the
+// like) and for tiny problems, where a matrix product has nothing to block.
+// Row-wise loops over the stride phases that the compiler vectorises; this
+// file is compiled once per instruction set (LUCID_ISA names the namespace)
+// and conv_dispatch.cpp picks one at run time.
+#include <algorithm>
+#include <cstring>
+
+#include "conv_direct.h"
+#include "conv_phases.h"
+
+namespace lucid::kernels::LUCID_ISA {
+
+template <class T>
+void conv_scatter_direct(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  const std::vector<AxisPhase> ax[3] = {axis_phases(g, 0), axis_phases(g, 1), axis_phases(g, 2)};
+  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
+  const std::int64_t X = g.x_spatial(), Y = g.y_spatial();
+#pragma omp parallel for collapse(2) schedule(static)
+  for (std::int64_t n = 0; n < g.N; ++n)
+    for (std::int64_t cy = 0; cy < g.Cy; ++cy) {
+      const std::int64_t grp = cy / cyg, cyl = cy % cyg;
+      const T b = bias ? bias[cy] : T(0);
+      T* yc = y + (n * g.Cy + cy) * Y;
+      T* acc = thread_scratch<T>(static_cast<std::size_t>(g.y[2] + 1), 0);
+      for (const AxisPhase& a0 : ax[0])
+        for (const AxisPhase& a1 : ax[1])
+          for (const AxisPhase& a2 : ax[2]) {
+            if (a2.Q == 0) continue;
+            for (std::int64_t qa = 0; qa < a0.Q; ++qa)
+              for (std::int64_t qb = 0; qb < a1.Q; ++qb) {
+                for (std::int64_t c = 0; c < a2.Q; ++c) acc[c] = b;
+                for (std::int64_t cx = grp * cxg; cx < (grp + 1) * cxg; ++cx) {
+                  const T* xc = x + (n * g.Cx + cx) * X;
+                  const T* wc = w + (cx * cyg + cyl) * K;
+                  for (std::size_t t0 = 0; t0 < a0.k.size(); ++t0) {
+                    const std::int64_t id = a0.q0 + qa - a0.off[t0];
+                    if (id < 0 || id >= g.x[0]) continue;
+                    for (std::size_t t1 = 0; t1 < a1.k.size(); ++t1) {
+                      const std::int64_t ih = a1.q0 + qb - a1.off[t1];
+                      if (ih < 0 || ih >= g.x[1]) continue;
+                      const T* xr = xc + (id * g.x[1] + ih) * g.x[2] + a2.q0;
+                      const T* wr = wc + (a0.k[t0] * g.k[1] + a1.k[t1]) * g.k[2];
+                      for (std::size_t t2 = 0; t2 < a2.k.size(); ++t2) {
+                        const T wv = wr[a2.k[t2]];
+                        const std::int64_t off = a2.off[t2];
+                        const std::int64_t lo = std::clamp<std::int64_t>(off - a2.q0, 0, a2.Q);
+                        const std::int64_t hi = std::clamp<std::int64_t>(g.x[2] + off - a2.q0, lo, a2.Q);
+                        const T* xs = xr - off;
+                        for (std::int64_t c = lo; c < hi; ++c) acc[c] += wv * xs[c];
+                      }
+                    }
+                  }
+                }
+                const std::int64_t od = a0.o(a0.q0 + qa, g.s[0], g.pad[0]);
+                const std::int64_t oh = a1.o(a1.q0 + qb, g.s[1], g.pad[1]);
+                T* dst = yc + (od * g.y[1] + oh) * g.y[2] + a2.o(a2.q0, g.s[2], g.pad[2]);
+                const std::int64_t sw = g.s[2];
+                for (std::int64_t c = 0; c < a2.Q; ++c) dst[c * sw] = acc[c];
+              }
+          }
+    }
+}
+
+template <class T>
+void conv_gather_direct(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
+  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
+  const std::int64_t X = g.x_spatial(), Y = g.y_spatial();
+#pragma omp parallel for collapse(2) schedule(static)
+  for (std::int64_t n = 0; n < g.N; ++n)
+    for (std::int64_t cx = 0; cx < g.Cx; ++cx) {
+      const std::int64_t grp = cx / cxg;
+      const T b = bias ? bias[cx] : T(0);
+      T* xc = x + (n * g.Cx + cx) * X;
+      for (std::int64_t id = 0; id < g.x[0]; ++id)
+        for (std::int64_t ih = 0; ih < g.x[1]; ++ih) {
+          T* acc = xc + (id * g.x[1] + ih) * g.x[2];
+          for (std::int64_t c = 0; c < g.x[2]; ++c) acc[c] = b;
+          for (std::int64_t cyl = 0; cyl < cyg; ++cyl) {
+            const T* yc = y + (n * g.Cy + grp * cyg + cyl) * Y;
+            const T* wc = w + (cx * cyg + cyl) * K;
+            for (std::int64_t k0 = 0; k0 < g.k[0]; ++k0) {
+              const std::int64_t od = id * g.s[0] - g.pad[0] + k0 * g.d[0];
+              if (od < 0 || od >= g.y[0]) continue;
+              for (std::int64_t k1 = 0; k1 < g.k[1]; ++k1) {
+                const std::int64_t oh = ih * g.s[1] - g.pad[1] + k1 * g.d[1];
+                if (oh < 0 || oh >= g.y[1]) continue;
+                const T* yr = yc + (od * g.y[1] + oh) * g.y[2];
+                const T* wr = wc + (k0 * g.k[1] + k1) * g.k[2];
+                for (std::int64_t k2 = 0; k2 < g.k[2]; ++k2) {
+                  const T wv = wr[k2];
+                  const std::int64_t base = -g.pad[2] + k2 * g.d[2];
+                  std::int64_t lo, hi;
+                  valid_inputs(g.x[2], g.y[2], g.s[2], g.pad[2], k2 * g.d[2], lo, hi);
+                  if (g.s[2] == 1) {
+                    const T* ys = yr + base;
+                    for (std::int64_t c = lo; c < hi; ++c) acc[c] += wv * ys[c];
+                  } else {
+                    const std::int64_t sw = g.s[2];
+                    for (std::int64_t c = lo; c < hi; ++c) acc[c] += wv * yr[c * sw + base];
+                  }
+                }
+              }
+            }
+          }
+        }
+    }
+}
+
+template <class T>
+void conv_weight_grad_direct(const ConvGeom& g, const T* x, const T* y, T* w) {
+  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
+  const std::int64_t X = g.x_spatial(), Y = g.y_spatial();
+  constexpr int L = 16;  // independent partial sums, combined in a fixed order
+#pragma omp parallel for collapse(3) schedule(static)
+  for (std::int64_t cx = 0; cx < g.Cx; ++cx)
+    for (std::int64_t cyl = 0; cyl < cyg; ++cyl)
+      for (std::int64_t kf = 0; kf < K; ++kf) {
+        const std::int64_t cy = (cx / cxg) * cyg + cyl;
+        const std::int64_t k0 = kf / (g.k[1] * g.k[2]), k1 = (kf / g.k[2]) % g.k[1], k2 = kf % g.k[2];
+        std::int64_t lo, hi;
+        valid_inputs(g.x[2], g.y[2], g.s[2], g.pad[2], k2 * g.d[2], lo, hi);
+        const std::int64_t base = -g.pad[2] + k2 * g.d[2], sw = g.s[2];
+        T part[L] = {};
+        T tail = 0;
+        for (std::int64_t n = 0; n < g.N; ++n) {
+          const T* xc = x + (n * g.Cx + cx) * X;
+          const T* yc = y + (n * g.Cy + cy) * Y;
+          for (std::int64_t id = 0; id < g.x[0]; ++id) {
+            const std::int64_t od = id * g.s[0] - g.pad[0] + k0 * g.d[0];
+            if (od < 0 || od >= g.y[0]) continue;
+            for (std::int64_t ih = 0; ih < g.x[1]; ++ih) {
+              const std::int64_t oh = ih * g.s[1] - g.pad[1] + k1 * g.d[1];
+              if (oh < 0 || oh >= g.y[1]) continue;
+              const T* xr = xc + (id * g.x[1] + ih) * g.x[2];
+              const T* yr = yc + (od * g.y[1] + oh) * g.y[2] + base;
+              std::int64_t c = lo;
+              if (sw == 1) {
+                for (; c + L <= hi; c += L)
+                  for (int l = 0; l < L; ++l) part[l] += xr[c + l] * yr[c + l];
+              } else {
+                for (; c + L <= hi; c += L)
+                  for (int l = 0; l < L; ++l) part[l] += xr[c + l] * yr[(c + l) * sw];
+              }
+              for (; c < hi; ++c) tail += xr[c] * yr[c * sw];
+            }
+          }
+        }
+        T sum = 0;
+        for (int l = 0; l < L; ++l) sum += part[l];
+        w[(cx * cyg + cyl) * K + kf] = sum + tail;
+      }
+}
+
+#define LUCID_INSTANTIATE(T)                                                                \
+  template void conv_scatter_direct<T>(const ConvGeom&, const T*, const T*, const T*, T*); \
+  template void conv_gather_direct<T>(const ConvGeom&, const T*, const T*, const T*, T*);  \
+  template void conv_weight_grad_direct<T>(const ConvGeom&, const T*, const T*, T*);
+LUCID_INSTANTIATE(float)
+LUCID_INSTANTIATE(double)
+#undef LUCID_INSTANTIATE
+
+}  // namespace lucid::kernels::LUCID_ISA

@@ -1,0 +1,307 @@
+// Convolution kernels built on matrix products.
+//
+// scatter (transposed forward): per output phase (conv_phases.h), a dense
+// product  Y_phase[Cy/g x q] = W_phase[Cy/g x (taps*Cx/g)] * X_cols[(taps*Cx/g) x q]
+// where X_cols holds shifted input rows for a chunk of q (built here, a few
+// hundred KB at most). Bias is added while the phase is written into y.
+// gather (transposed input-grad, conv forward): X[Cx/g x i] = W[Cx/g x (Cy/g*taps)] * Y_cols,
+// written straight into x. weight_grad: W += X_chunk * Y_cols^T over chunks
+// of positions, in a fixed order, with the threads splitting W into fixed blocks.
+#include "conv_gemm.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <vector>
+
+#include "blas.h"
+#include "conv_phases.h"
+
+namespace lucid::kernels {
+namespace {
+
+constexpr std::size_t kColBytes = 256 * 1024;     // per-thread column chunk (about L2)
+constexpr std::size_t kWgColBytes = 1024 * 1024;  // shared column chunk of the weight gradient
+
+std::atomic<std::size_t> g_scratch_total{0};
+
+struct ThreadScratch {
+  std::vector<char> buf[2];
+  ~ThreadScratch() {
+    for (auto& b : buf) g_scratch_total -= b.size();
+  }
+};
+thread_local ThreadScratch tls_scratch;
+
+// Row segments of a flat range [p0, p1) over a grid of rows (A x B) of C columns.
+struct Segment {
+  std::int64_t a, b, c0, c1, j0;
+};
+
+void segments(std::int64_t B, std::int64_t C, std::int64_t p0, std::int64_t p1, std::vector<Segment>& out) {
+  out.clear();
+  for (std::int64_t p = p0; p < p1;) {
+    const std::int64_t row = p / C, c0 = p % C, c1 = std::min(C, c0 + (p1 - p));
+    out.push_back({row / B, row % B, c0, c1, p - p0});
+    p += c1 - c0;
+  }
+}
+
+thread_local std::vector<Segment> tls_segments;
+
+std::int64_t chunk_cols(std::size_t budget, std::size_t elem, std::int64_t rows, std::int64_t total) {
+  const std::int64_t nc = static_cast<std::int64_t>(budget / (elem * static_cast<std::size_t>(std::max<std::int64_t>(rows, 1))));
+  return std::max<std::int64_t>(1, std::min(total, std::max<std::int64_t>(nc, 16)));
+}
+
+struct Phase {
+  const AxisPhase* p[3];
+  std::int64_t ntaps, Q, wofs;
+};
+
+}  // namespace
+
+template <class T>
+T* thread_scratch(std::size_t count, int slot) {
+  auto& b = tls_scratch.buf[slot];
+  const std::size_t need = count * sizeof(T) + 64;
+  if (b.size() < need) {
+    g_scratch_total += need - b.size();
+    b.resize(need);
+  }
+  const auto addr = reinterpret_cast<std::uintptr_t>(b.data());
+  return reinterpret_cast<T*>((addr + 63) & ~std::uintptr_t{63});
+}
+template float* thread_scratch<float>(std::size_t, int);
+template double* thread_scratch<double>(std::size_t, int);
+
+std::size_t scratch_bytes() { return g_scratch_total; }
+
+void release_scratch() {
+  for (auto& b : tls_scratch.buf) {
+    g_scratch_total -= b.size();
+    std::vector<char>().swap(b);
+  }
+}
+
+bool gemm_supported(const ConvGeom& g) {
+  const std::int64_t K = g.taps();
+  return blas_fits(g.x_spatial()) && blas_fits(g.y_spatial()) && blas_fits(g.cx_per_group() * g.cy_per_group() * K) &&
+         blas_fits(g.cy_per_group() * K) && blas_fits(g.cx_per_group() * K);
+}
+
+template <class T>
+void conv_scatter_gemm(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  const std::vector<AxisPhase> ax[3] = {axis_phases(g, 0), axis_phases(g, 1), axis_phases(g, 2)};
+  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
+  const std::int64_t X = g.x_spatial(), Y = g.y_spatial();
+
+  std::vector<Phase> phases;
+  std::int64_t wsize = 0;
+  for (const auto& a0 : ax[0])
+    for (const auto& a1 : ax[1])
+      for (const auto& a2 : ax[2]) {
+        Phase ph{{&a0, &a1, &a2}, static_cast<std::int64_t>(a0.k.size() * a1.k.size() * a2.k.size()),
+                 a0.Q * a1.Q * a2.Q, wsize};
+        if (ph.Q == 0) continue;
+        wsize += cyg * ph.ntaps * cxg;
+        phases.push_back(ph);
+      }
+
+  // Packed weights per (group, phase): [co'][tap][ci], the phase's A matrix.
+  T* wp = thread_scratch<T>(static_cast<std::size_t>(g.groups * wsize), 1);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (std::int64_t grp = 0; grp < g.groups; ++grp)
+    for (std::size_t pi = 0; pi < phases.size(); ++pi) {
+      const Phase& ph = phases[pi];
+      T* dst = wp + grp * wsize + ph.wofs;
+      std::int64_t t = 0;
+      for (std::int64_t k0 : ph.p[0]->k)
+        for (std::int64_t k1 : ph.p[1]->k)
+          for (std::int64_t k2 : ph.p[2]->k) {
+            const std::int64_t kf = (k0 * g.k[1] + k1) * g.k[2] + k2;
+            for (std::int64_t co = 0; co < cyg; ++co)
+              for (std::int64_t ci = 0; ci < cxg; ++ci)
+                dst[(co * ph.ntaps + t) * cxg + ci] = w[((grp * cxg + ci) * cyg + co) * K + kf];
+            ++t;
+          }
+    }
+
+  struct Item {
+    std::int64_t n, grp, phase, p0, p1;
+  };
+  std::vector<Item> items;
+  for (std::int64_t n = 0; n < g.N; ++n)
+    for (std::int64_t grp = 0; grp < g.groups; ++grp)
+      for (std::size_t pi = 0; pi < phases.size(); ++pi) {
+        const Phase& ph = phases[pi];
+        const std::int64_t nc = chunk_cols(kColBytes, sizeof(T), ph.ntaps * cxg + cyg, ph.Q);
+        for (std::int64_t p0 = 0; p0 < ph.Q; p0 += nc)
+          items.push_back({n, grp, static_cast<std::int64_t>(pi), p0, std::min(ph.Q, p0 + nc)});
+      }
+
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::size_t it = 0; it < items.size(); ++it) {
+    const Item& item = items[it];
+    const Phase& ph = phases[static_cast<std::size_t>(item.phase)];
+    const AxisPhase &a0 = *ph.p[0], &a1 = *ph.p[1], &a2 = *ph.p[2];
+    const std::int64_t nc = item.p1 - item.p0, Kr = ph.ntaps * cxg;
+    std::vector<Segment>& segs = tls_segments;
+    segments(a1.Q, a2.Q, item.p0, item.p1, segs);
+    T* col = thread_scratch<T>(static_cast<std::size_t>((Kr + cyg) * nc), 0);
+    T* C = col + Kr * nc;
+    if (Kr > 0) {
+      std::int64_t t = 0;
+      for (std::size_t t0 = 0; t0 < a0.k.size(); ++t0)
+        for (std::size_t t1 = 0; t1 < a1.k.size(); ++t1)
+          for (std::size_t t2 = 0; t2 < a2.k.size(); ++t2, ++t) {
+            const std::int64_t off2 = a2.off[t2];
+            for (std::int64_t ci = 0; ci < cxg; ++ci) {
+              T* row = col + (t * cxg + ci) * nc;
+              const T* xc = x + (item.n * g.Cx + item.grp * cxg + ci) * X;
+              for (const Segment& s : segs) {
+                T* dst = row + s.j0;
+                const std::int64_t len = s.c1 - s.c0;
+                const std::int64_t id = a0.q0 + s.a - a0.off[t0], ih = a1.q0 + s.b - a1.off[t1];
+                if (id < 0 || id >= g.x[0] || ih < 0 || ih >= g.x[1]) {
+                  std::fill(dst, dst + len, T(0));
+                  continue;
+                }
+                const T* src = xc + (id * g.x[1] + ih) * g.x[2];
+                // columns c with 0 <= q0 + c - off2 < Xw
+                const std::int64_t lo = std::clamp<std::int64_t>(off2 - a2.q0, s.c0, s.c1);
+                const std::int64_t hi = std::clamp<std::int64_t>(g.x[2] + off2 - a2.q0, lo, s.c1);
+                std::fill(dst, dst + (lo - s.c0), T(0));
+                std::memcpy(dst + (lo - s.c0), src + (a2.q0 + lo - off2), static_cast<std::size_t>(hi - lo) * sizeof(T));
+                std::fill(dst + (hi - s.c0), dst + len, T(0));
+              }
+            }
+          }
+      gemm_nn<T>(cyg, nc, Kr, wp + item.grp * wsize + ph.wofs, Kr, col, nc, T(0), C, nc);
+    } else {
+      std::fill(C, C + cyg * nc, T(0));
+    }
+    // Write the phase into y, adding the bias.
+    for (std::int64_t co = 0; co < cyg; ++co) {
+      const std::int64_t cy = item.grp * cyg + co;
+      const T b = bias ? bias[cy] : T(0);
+      T* yc = y + (item.n * g.Cy + cy) * Y;
+      const T* cr = C + co * nc;
+      for (const Segment& s : segs) {
+        const std::int64_t od = a0.o(a0.q0 + s.a, g.s[0], g.pad[0]);
+        const std::int64_t oh = a1.o(a1.q0 + s.b, g.s[1], g.pad[1]);
+        T* yr = yc + (od * g.y[1] + oh) * g.y[2];
+        const T* src = cr + s.j0;
+        const std::int64_t sw = g.s[2];
+        T* dst = yr + a2.o(a2.q0 + s.c0, sw, g.pad[2]);
+        const std::int64_t len = s.c1 - s.c0;
+        if (sw == 1) {
+          for (std::int64_t c = 0; c < len; ++c) dst[c] = src[c] + b;
+        } else {
+          for (std::int64_t c = 0; c < len; ++c) dst[c * sw] = src[c] + b;
+        }
+      }
+    }
+  }
+}
+
+namespace {
+
+// Column rows of the y side for x positions [p0, p1): row (co', tap) holds
+// y[n, grp*cyg + co', o(i, tap)] (0 where o falls outside y).
+template <class T>
+void y_columns(const ConvGeom& g, const T* y, std::int64_t n, std::int64_t grp, std::int64_t row,
+               const std::vector<Segment>& segs, std::int64_t nc, T* dst_row) {
+  const std::int64_t K = g.taps(), cyg = g.cy_per_group();
+  const std::int64_t co = row / K, kf = row % K;
+  const std::int64_t k0 = kf / (g.k[1] * g.k[2]), k1 = (kf / g.k[2]) % g.k[1], k2 = kf % g.k[2];
+  const T* yc = y + (n * g.Cy + grp * cyg + co) * g.y_spatial();
+  std::int64_t lo2, hi2;
+  valid_inputs(g.x[2], g.y[2], g.s[2], g.pad[2], k2 * g.d[2], lo2, hi2);
+  const std::int64_t sw = g.s[2], base2 = -g.pad[2] + k2 * g.d[2];
+  (void)nc;
+  for (const Segment& s : segs) {
+    T* dst = dst_row + s.j0;
+    const std::int64_t len = s.c1 - s.c0;
+    const std::int64_t od = s.a * g.s[0] - g.pad[0] + k0 * g.d[0];
+    const std::int64_t oh = s.b * g.s[1] - g.pad[1] + k1 * g.d[1];
+    if (od < 0 || od >= g.y[0] || oh < 0 || oh >= g.y[1]) {
+      std::fill(dst, dst + len, T(0));
+      continue;
+    }
+    const T* src = yc + (od * g.y[1] + oh) * g.y[2];
+    const std::int64_t lo = std::clamp(lo2, s.c0, s.c1), hi = std::clamp(hi2, lo, s.c1);
+    std::fill(dst, dst + (lo - s.c0), T(0));
+    if (sw == 1) {
+      std::memcpy(dst + (lo - s.c0), src + lo + base2, static_cast<std::size_t>(hi - lo) * sizeof(T));
+    } else {
+      for (std::int64_t c = lo; c < hi; ++c) dst[c - s.c0] = src[c * sw + base2];
+    }
+    std::fill(dst + (hi - s.c0), dst + len, T(0));
+  }
+}
+
+}  // namespace
+
+template <class T>
+void conv_gather_gemm(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
+  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps(), X = g.x_spatial();
+  const std::int64_t Kc = cyg * K;
+  const std::int64_t nc = chunk_cols(kColBytes, sizeof(T), Kc, X);
+  const std::int64_t chunks = (X + nc - 1) / nc;
+  const std::int64_t items = g.N * g.groups * chunks;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::int64_t it = 0; it < items; ++it) {
+    const std::int64_t n = it / (g.groups * chunks), grp = (it / chunks) % g.groups, ch = it % chunks;
+    const std::int64_t p0 = ch * nc, p1 = std::min(X, p0 + nc), len = p1 - p0;
+    std::vector<Segment>& segs = tls_segments;
+    segments(g.x[1], g.x[2], p0, p1, segs);
+    T* col = thread_scratch<T>(static_cast<std::size_t>(Kc * len), 0);
+    for (std::int64_t r = 0; r < Kc; ++r) y_columns(g, y, n, grp, r, segs, len, col + r * len);
+    T* out = x + (n * g.Cx + grp * cxg) * X + p0;
+    if (bias)
+      for (std::int64_t ci = 0; ci < cxg; ++ci) std::fill(out + ci * X, out + ci * X + len, bias[grp * cxg + ci]);
+    gemm_nn<T>(cxg, len, Kc, w + grp * cxg * Kc, Kc, col, len, bias ? T(1) : T(0), out, X);
+  }
+}
+
+template <class T>
+void conv_weight_grad_gemm(const ConvGeom& g, const T* x, const T* y, T* w) {
+  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps(), X = g.x_spatial();
+  const std::int64_t Kc = cyg * K;
+  const std::int64_t nc = chunk_cols(kWgColBytes, sizeof(T), Kc, X);
+  std::fill(w, w + g.Cx * Kc, T(0));
+  // Fixed blocks of the gradient (independent of the thread count).
+  constexpr std::int64_t MB = 64, NB = 256;
+  const std::int64_t mblocks = (cxg + MB - 1) / MB, nblocks = (Kc + NB - 1) / NB;
+  T* col = thread_scratch<T>(static_cast<std::size_t>(Kc * std::min(nc, X)), 1);
+#pragma omp parallel
+  {
+    for (std::int64_t grp = 0; grp < g.groups; ++grp)
+      for (std::int64_t n = 0; n < g.N; ++n)
+        for (std::int64_t p0 = 0; p0 < X; p0 += nc) {
+          const std::int64_t p1 = std::min(X, p0 + nc), len = p1 - p0;
+          std::vector<Segment>& segs = tls_segments;
+          segments(g.x[1], g.x[2], p0, p1, segs);
+#pragma omp for schedule(static)
+          for (std::int64_t r = 0; r < Kc; ++r) y_columns(g, y, n, grp, r, segs, len, col + r * len);
+#pragma omp for schedule(static)
+          for (std::int64_t b = 0; b < mblocks * nblocks; ++b) {
+            const std::int64_t m0 = (b / nblocks) * MB, k0 = (b % nblocks) * NB;
+            const std::int64_t mr = std::min(MB, cxg - m0), kr = std::min(NB, Kc - k0);
+            gemm_nt<T>(mr, kr, len, x + (n * g.Cx + grp * cxg + m0) * X + p0, X, col + k0 * len, len, T(1),
+                       w + (grp * cxg + m0) * Kc + k0, Kc);
+          }
+        }
+  }
+}
+
+#define LUCID_INSTANTIATE(T)                                                              \
+  template void conv_scatter_gemm<T>(const ConvGeom&, const T*, const T*, const T*, T*); \
+  template void conv_gather_gemm<T>(const ConvGeom&, const T*, const T*, const T*, T*);  \
+  template void conv_weight_grad_gemm<T>(const ConvGeom&, const T*, const T*, T*);
+LUCID_INSTANTIATE(float)
+LUCID_INSTANTIATE(double)
+#undef LUCID_INSTANTIATE
+
+}  // namespace lucid::kernels

@@ -1,0 +1,18 @@
+// Matrix-product convolution kernels (see conv_gemm.cpp) and their limits.
+#pragma once
+
+#include "conv_geometry.h"
+
+namespace lucid::kernels {
+
+// True when the sizes fit the BLAS interface (else use another kernel).
+bool gemm_supported(const ConvGeom& g);
+
+template <class T>
+void conv_scatter_gemm(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y);
+template <class T>
+void conv_gather_gemm(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x);
+template <class T>
+void conv_weight_grad_gemm(const ConvGeom& g, const T* x, const T* y, T* w);
+
+}  // namespace lucid::kernels

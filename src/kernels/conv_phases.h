@@ -1,0 +1,65 @@
+// Stride-phase decomposition of a transposed convolution along one axis.
+//
+// Output o receives input i through tap k when o = i*s - pad + k*d. Writing
+// o + pad = q*s + r (0 <= r < s), the taps that reach phase r are those with
+// k*d = r (mod s), and each reads input i = q - off with off = (k*d - r)/s.
+// So every phase is a dense stride-1 correlation over q: no multiplication by
+// an inserted zero.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "conv_geometry.h"
+
+namespace lucid::kernels {
+
+inline std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  const std::int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+inline std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return -floor_div(-a, b); }
+
+struct AxisPhase {
+  std::int64_t r = 0;   // the phase
+  std::int64_t q0 = 0;  // first q whose output lies in [0, Y)
+  std::int64_t Q = 0;   // number of such q
+  std::vector<std::int64_t> k, off;  // the taps of this phase and their input offsets
+  std::int64_t o(std::int64_t q, std::int64_t s, std::int64_t pad) const { return q * s + r - pad; }
+};
+
+inline std::vector<AxisPhase> axis_phases(const ConvGeom& g, int a) {
+  std::vector<AxisPhase> out;
+  const std::int64_t s = g.s[a], pad = g.pad[a];
+  for (std::int64_t r = 0; r < s; ++r) {
+    AxisPhase p;
+    p.r = r;
+    p.q0 = ceil_div(pad - r, s);
+    p.Q = std::max<std::int64_t>(0, ceil_div(g.y[a] + pad - r, s) - p.q0);
+    for (std::int64_t k = 0; k < g.k[a]; ++k)
+      if ((k * g.d[a]) % s == r) {
+        p.k.push_back(k);
+        p.off.push_back((k * g.d[a] - r) / s);
+      }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+// The range of i in [0, X) for which i*s - pad + k*d lands in [0, Y).
+inline void valid_inputs(std::int64_t X, std::int64_t Y, std::int64_t s, std::int64_t pad, std::int64_t kd,
+                         std::int64_t& lo, std::int64_t& hi) {
+  lo = std::max<std::int64_t>(0, ceil_div(pad - kd, s));
+  hi = std::min<std::int64_t>(X, ceil_div(Y + pad - kd, s));
+  if (hi < lo) hi = lo;
+}
+
+// A growing per-thread scratch buffer: kept between calls so that a steady
+// state allocates (and page-faults) nothing.
+template <class T>
+T* thread_scratch(std::size_t count, int slot);
+// Frees the calling thread's scratch.
+void release_scratch();
+
+}  // namespace lucid::kernels
