@@ -33,6 +33,9 @@ void channel_sum(std::int64_t N, std::int64_t C, std::int64_t S, const T* in, T*
 const char* kernel_isa();
 // The per-thread scratch the fast kernels keep between calls, in bytes.
 std::size_t scratch_bytes();
+// Releases that scratch (each thread frees its part on its next kernel call);
+// scratch_bytes() counts again from zero.
+void release_scratch();
 
 template <class T>
 void conv_scatter_reference(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y);

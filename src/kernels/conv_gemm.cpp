@@ -24,11 +24,21 @@ constexpr std::size_t kColBytes = 256 * 1024;     // per-thread column chunk (ab
 constexpr std::size_t kWgColBytes = 1024 * 1024;  // shared column chunk of the weight gradient
 
 std::atomic<std::size_t> g_scratch_total{0};
+std::atomic<unsigned> g_scratch_generation{0};
 
 struct ThreadScratch {
   std::vector<char> buf[2];
+  unsigned generation = 0;
+  // Drops buffers made before the last release_scratch() (already uncounted).
+  void refresh() {
+    const unsigned now = g_scratch_generation.load();
+    if (generation == now) return;
+    for (auto& b : buf) std::vector<char>().swap(b);
+    generation = now;
+  }
   ~ThreadScratch() {
-    for (auto& b : buf) g_scratch_total -= b.size();
+    if (generation == g_scratch_generation.load())
+      for (auto& b : buf) g_scratch_total -= b.size();
   }
 };
 thread_local ThreadScratch tls_scratch;
@@ -63,6 +73,7 @@ struct Phase {
 
 template <class T>
 T* thread_scratch(std::size_t count, int slot) {
+  tls_scratch.refresh();
   auto& b = tls_scratch.buf[slot];
   const std::size_t need = count * sizeof(T) + 64;
   if (b.size() < need) {
@@ -78,10 +89,10 @@ template double* thread_scratch<double>(std::size_t, int);
 std::size_t scratch_bytes() { return g_scratch_total; }
 
 void release_scratch() {
-  for (auto& b : tls_scratch.buf) {
-    g_scratch_total -= b.size();
-    std::vector<char>().swap(b);
-  }
+  // Every thread drops its buffers on its next use; the count restarts now.
+  ++g_scratch_generation;
+  g_scratch_total = 0;
+  tls_scratch.refresh();
 }
 
 bool gemm_supported(const ConvGeom& g) {

@@ -59,7 +59,6 @@ inline void valid_inputs(std::int64_t X, std::int64_t Y, std::int64_t s, std::in
 // state allocates (and page-faults) nothing.
 template <class T>
 T* thread_scratch(std::size_t count, int slot);
-// Frees the calling thread's scratch.
-void release_scratch();
+
 
 }  // namespace lucid::kernels

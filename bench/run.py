@@ -1,0 +1,192 @@
+"""The benchmark: lucid, PyTorch 2.13 and oneDNN 2.6 on the shared suite, in one run.
+
+    .venv/bin/python bench/run.py [--cases ../shared/bench/cases.json] [--reps 10] [--only U1,V1]
+
+Builds nothing: it runs build/bench/bench_conv (cmake -DLUCID_BUILD_BENCH=ON),
+which checks lucid's results against the reference kernels and times lucid and
+oneDNN (plain and blocked layouts, reorders counted), then times PyTorch here
+on the same cases. It prints a Markdown table, writes it to bench/results.md
+and draws the ratios in bench/ratios.png. The floor of each case is the larger
+of its FLOPs at this machine's measured matrix-product peak and its
+compulsory bytes at the measured memory bandwidth (both measured in this run).
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def median_ms(fn, reps):
+    fn()
+    fn()
+    t = []
+    for _ in range(reps):
+        a = time.perf_counter()
+        fn()
+        t.append((time.perf_counter() - a) * 1e3)
+    return float(np.median(t))
+
+
+def torch_times(case, reps, threads):
+    import torch
+
+    torch.set_num_threads(threads)
+    name, label, N, Cin, Cout, I, k, s, p, op, d, g, dtype = case
+    dt = torch.float64 if dtype == "float64" else torch.float32
+    torch.manual_seed(0)
+    conv = torch.nn.ConvTranspose3d(Cin, Cout, k, stride=s, padding=p, output_padding=op, groups=g, dilation=d).to(dt)
+    x = torch.randn(N, Cin, I, I, I, dtype=dt, requires_grad=True)
+    y = conv(x)
+    gy = torch.randn_like(y)
+
+    def fwd():
+        conv(x)
+
+    def bwd():
+        x.grad = None
+        conv.weight.grad = None
+        conv.bias.grad = None
+        y.backward(gy, retain_graph=True)
+
+    return median_ms(fwd, reps), median_ms(bwd, reps)
+
+
+def machine_limits(threads):
+    """Measured matrix-product peak (GFLOP/s) and copy bandwidth (GB/s)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    a = torch.rand(2048, 2048)
+    b = np.random.rand(2048, 2048).astype(np.float32)
+    ms = min(median_ms(lambda: a @ a, 5), median_ms(lambda: b @ b, 5))  # the faster BLAS sets the peak
+    peak = 2 * 2048**3 / (ms * 1e-3) / 1e9
+    src = np.ones(64 * 1024 * 1024 // 8)
+    dst = np.empty_like(src)
+    ms = median_ms(lambda: np.copyto(dst, src), 5)
+    bw = 2 * src.nbytes / (ms * 1e-3) / 1e9
+    return peak, bw
+
+
+def case_costs(case, out_len):
+    name, label, N, Cin, Cout, I, k, s, p, op, d, g, dtype = case
+    e = 8 if dtype == "float64" else 4
+    flops = 2 * N * Cin * I**3 * (Cout // g) * k**3
+    x, w, y, b = N * Cin * I**3, Cin * (Cout // g) * k**3, N * Cout * out_len**3, Cout
+    fwd_bytes = (x + w + b + y) * e
+    bwd_bytes = (2 * x + 2 * w + b + y) * e  # read gy, x, w; write gx, gw, gb
+    return flops, fwd_bytes, bwd_bytes
+
+
+def fmt(v, digits=2):
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cases", default=str(ROOT.parent / "shared" / "bench" / "cases.json"))
+    ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--only", default="")
+    ap.add_argument("--binary", default=str(ROOT / "build" / "bench" / "bench_conv"))
+    ap.add_argument("--out", default=str(ROOT / "bench"))
+    args = ap.parse_args()
+
+    cases = json.loads(pathlib.Path(args.cases).read_text())["cases"]
+    if args.only:
+        keep = set(args.only.split(","))
+        cases = [c for c in cases if c[0] in keep]
+    cmd = [args.binary, args.cases, "--reps", str(args.reps)]
+    if args.only:
+        cmd += ["--only", args.only]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    sys.stderr.write(proc.stderr)
+    results = {r["name"]: r for r in map(json.loads, proc.stdout.splitlines())}
+    if proc.returncode != 0:
+        bad = [n for n, r in results.items() if not r["correct"]]
+        sys.exit(f"bench_conv found wrong results ({', '.join(bad) or 'see above'}); nothing is reported")
+    threads = next(iter(results.values()))["threads"]
+    peak, bw = machine_limits(threads)
+
+    rows = []
+    for case in cases:
+        r = results[case[0]]
+        tf, tb = torch_times(case, args.reps, threads)
+        flops, fb, bb = case_costs(case, r["out"])
+        floor_f = max(flops / (peak * 1e9), fb / (bw * 1e9)) * 1e3
+        floor_b = max(2 * flops / (peak * 1e9), bb / (bw * 1e9)) * 1e3
+
+        def best(a, b):
+            vals = [v for v in (a, b) if v is not None]
+            return min(vals) if vals else None
+
+        df = best(r["onednn_plain_fwd_ms"], r["onednn_blocked_fwd_ms"])
+        db = best(r["onednn_plain_bwd_ms"], r["onednn_blocked_bwd_ms"])
+        rows.append(dict(case=case, r=r, tf=tf, tb=tb, df=df, db=db, floor_f=floor_f, floor_b=floor_b, flops=flops))
+
+    lines = [
+        f"Machine: {os.cpu_count()} cores, {threads} threads, direct kernels {rows[0]['r']['isa']}, "
+        f"measured peak {peak:.0f} GFLOP/s (float32 matrix product), bandwidth {bw:.0f} GB/s.",
+        "Times are medians in ms; ratios above 1 mean lucid is faster (peer time / lucid time);"
+        " 'floor' is lucid time / floor time (1 is the machine's limit).",
+        "",
+        "| case | dtype | lucid fwd | lucid bwd | GFLOP/s fwd/bwd | PyTorch fwd/bwd | oneDNN best fwd/bwd |"
+        " vs PyTorch fwd/bwd | vs oneDNN fwd/bwd | ×floor fwd/bwd | extra mem fwd/bwd | faults/call |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        c, r = row["case"], row["r"]
+        lf, lb = r["lucid_fwd_ms"], r["lucid_bwd_ms"]
+        lines.append(
+            f"| {c[0]} | {c[12]} | {lf:.3f} | {lb:.3f} | {row['flops'] / lf / 1e6:.0f} / {2 * row['flops'] / lb / 1e6:.0f} |"
+            f" {row['tf']:.3f} / {row['tb']:.3f} | {fmt(row['df'], 3)} / {fmt(row['db'], 3)} |"
+            f" {row['tf'] / lf:.2f} / {row['tb'] / lb:.2f} |"
+            f" {fmt(row['df'] and row['df'] / lf)} / {fmt(row['db'] and row['db'] / lb)} |"
+            f" {lf / row['floor_f']:.1f} / {lb / row['floor_b']:.1f} |"
+            f" {100 * r['extra_fwd']:.0f}% / {100 * r['extra_bwd']:.0f}% | {r['faults_fwd']:.0f} / {r['faults_bwd']:.0f} |")
+    table = "\n".join(lines)
+    print(table)
+    out = pathlib.Path(args.out)
+    (out / "results.md").write_text(
+        "# Benchmark results\n\nMade by `.venv/bin/python bench/run.py` (see the README).\n\n" + table + "\n")
+
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no chart", file=sys.stderr)
+        return
+    names = [row["case"][0] for row in rows]
+    xs = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    series = [
+        ("vs PyTorch fwd", [row["tf"] / row["r"]["lucid_fwd_ms"] for row in rows]),
+        ("vs PyTorch bwd", [row["tb"] / row["r"]["lucid_bwd_ms"] for row in rows]),
+        ("vs oneDNN fwd", [(row["df"] or 0) / row["r"]["lucid_fwd_ms"] for row in rows]),
+        ("vs oneDNN bwd", [(row["db"] or 0) / row["r"]["lucid_bwd_ms"] for row in rows]),
+        ("floor/lucid fwd", [row["floor_f"] / row["r"]["lucid_fwd_ms"] for row in rows]),
+    ]
+    wbar = 0.16
+    for i, (label, vals) in enumerate(series):
+        ax.bar(xs + (i - 2) * wbar, vals, wbar, label=label)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks(xs, names)
+    ax.set_yscale("log")
+    ax.set_ylabel("speed ratio (peer time / lucid time)")
+    ax.set_title("lucid ConvTranspose3d against PyTorch 2.13 and oneDNN 2.6 (above 1: lucid faster)")
+    ax.legend(ncol=5, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "ratios.png", dpi=110)
+    print(f"wrote {out / 'results.md'} and {out / 'ratios.png'}")
+
+
+if __name__ == "__main__":
+    main()
