@@ -121,3 +121,21 @@ TEST(GradCheck, Composite) {
             [](auto& v) { return lucid::relu(lucid::conv_transpose2d(v[0], v[1], v[2], 2, 1)) * 2.0; },
             {R({2, 2, 3, 3}), R({2, 2, 4, 4}), R({2})});
 }
+
+TEST(GradCheck, Losses) {
+  const Tensor target = R({2, 3});
+  gradcheck("mse_loss", [&](auto& v) { return lucid::mse_loss(v[0], target); }, {R({2, 3})});
+  gradcheck("mse_loss sum", [&](auto& v) { return lucid::mse_loss(v[0], target, "sum"); }, {R({2, 3})});
+  gradcheck("l1_loss none", [&](auto& v) { return lucid::l1_loss(v[0], target, "none"); }, {R({2, 3}, 1.5, 2)});
+  const Tensor t01 = R({2, 3}, 0, 1);
+  gradcheck("binary_cross_entropy", [&](auto& v) { return lucid::binary_cross_entropy(v[0], t01); },
+            {R({2, 3}, 0.1, 0.9)});
+  gradcheck("bce through sigmoid", [&](auto& v) { return lucid::binary_cross_entropy(lucid::sigmoid(v[0]), t01); },
+            {R({2, 3})});
+}
+
+TEST(GradCheck, AvgPool) {
+  gradcheck("avg_pool3d", [](auto& v) { return lucid::avg_pool(3, v[0], 2); }, {R({1, 2, 4, 4, 2})});
+  gradcheck("avg_pool2d stride padding", [](auto& v) { return lucid::avg_pool(2, v[0], 3, 2, 1); },
+            {R({2, 1, 5, 4})});
+}
