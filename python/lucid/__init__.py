@@ -45,7 +45,8 @@ from lucid._C import (
 )
 from lucid._C import dtype as _dtype
 from lucid.autograd import no_grad
-from lucid import random
+from lucid import optim, random
+from lucid.serialization import load, save
 
 _dtype.__repr__ = _dtype.__str__ = lambda self: f"lucid.{self.name}"
 float32 = _dtype.float32
@@ -61,7 +62,7 @@ def tensor(data, requires_grad=False, dtype=None):
 __version__ = "3.0.0"
 
 __all__ = [
-    "Tensor", "tensor", "float32", "float64", "dtype", "no_grad", "random",
+    "Tensor", "tensor", "float32", "float64", "dtype", "no_grad", "random", "optim", "save", "load",
     "zeros", "ones", "full", "empty",
     "add", "sub", "mul", "div", "neg", "exp", "log", "sqrt", "abs", "pow", "clamp",
     "maximum", "minimum", "sum", "mean", "reshape", "flatten", "cat",

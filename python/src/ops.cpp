@@ -124,6 +124,30 @@ void bind_ops(py::module_& m) {
       py::arg("input"), py::arg("shape"));
   m.def("flatten", [](py::handle x, std::int64_t s, std::int64_t e) { return flatten(need(x, "flatten", "input"), s, e); },
         py::arg("input"), py::arg("start_axis") = 0, py::arg("end_axis") = -1);
+  auto loss = [&](const char* name, Tensor (*f)(const Tensor&, const Tensor&, const std::string&)) {
+    m.def(
+        name,
+        [f, name](py::handle input, py::handle target, const std::string& reduction) {
+          const Tensor x = need(input, name, "input");
+          return f(x, operand(target, x, name), reduction);
+        },
+        py::arg("input"), py::arg("target"), py::arg("reduction") = "mean");
+  };
+  loss("mse_loss", &mse_loss);
+  loss("l1_loss", &l1_loss);
+  loss("binary_cross_entropy", &binary_cross_entropy);
+  m.def(
+      "avg_pool",
+      [](int nd, py::handle input, py::handle kernel_size, py::handle stride, py::handle padding) {
+        const std::string fn = "avg_pool" + std::to_string(nd) + "d";
+        const Tensor x = need(input, fn.c_str(), "input");
+        const IntArg k = to_int_arg(kernel_size, fn.c_str(), "kernel_size");
+        const IntArg s = stride.is_none() ? IntArg(std::vector<std::int64_t>{}) : to_int_arg(stride, fn.c_str(), "stride");
+        const IntArg p = to_int_arg(padding, fn.c_str(), "padding");
+        py::gil_scoped_release release;
+        return avg_pool(nd, x, k, s, p);
+      },
+      py::arg("nd"), py::arg("input"), py::arg("kernel_size"), py::arg("stride") = py::none(), py::arg("padding") = 0);
   m.def(
       "cat",
       [](py::sequence ts, std::int64_t axis) {

@@ -51,7 +51,7 @@ namespace {
 // Elementwise BCE with its own gradient: composing log and maximum would give
 // 0 * inf = NaN where a probability saturates at 0 or 1.
 //   loss = -(t * max(log p, -100) + (1 - t) * max(log(1 - p), -100))
-//   d/dp = (p - t) / max(p * (1 - p), 1e-12),  d/dt = max(log(1 - p), -100) - max(log p, -100)
+//   d/dp = (p - t) / max(p * (1 - p), 1e-12f) (PyTorch's float epsilon, in both dtypes),  d/dt = max(log(1 - p), -100) - max(log p, -100)
 template <class T>
 void bce_values(const T* p, const T* t, T* out, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) {
@@ -82,7 +82,7 @@ class BCENode : public Node {
     if (needs_grad(0)) {
       out[0] = Tensor::empty(p_.shape(), {.dtype = p_.dtype()});
       T* d = out[0].data<T>();
-      for (std::int64_t i = 0; i < n; ++i) d[i] = gd[i] * (p[i] - t[i]) / std::max(p[i] * (T(1) - p[i]), T(1e-12));
+      for (std::int64_t i = 0; i < n; ++i) d[i] = gd[i] * (p[i] - t[i]) / std::max(p[i] * (T(1) - p[i]), static_cast<T>(1e-12f));
     }
     if (needs_grad(1)) {
       out[1] = Tensor::empty(p_.shape(), {.dtype = p_.dtype()});

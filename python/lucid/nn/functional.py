@@ -8,6 +8,38 @@ keyword when porting PyTorch code.
 from lucid import _C
 
 relu = _C.relu
+flatten = _C.flatten
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean squared error; reduction 'mean', 'sum' or 'none'. Shapes must match."""
+    return _C.mse_loss(input, target, reduction)
+
+
+def l1_loss(input, target, reduction="mean"):
+    """Mean absolute error; reduction 'mean', 'sum' or 'none'. Shapes must match."""
+    return _C.l1_loss(input, target, reduction)
+
+
+def binary_cross_entropy(input, target, reduction="mean"):
+    """Binary cross-entropy on probabilities in [0, 1] (logs clamped at -100, as in PyTorch)."""
+    return _C.binary_cross_entropy(input, target, reduction)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0):
+    """Average pooling over 1 axis (stride defaults to kernel_size)."""
+    return _C.avg_pool(1, input, kernel_size, stride, padding)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0):
+    """Average pooling over 2 axes (stride defaults to kernel_size)."""
+    return _C.avg_pool(2, input, kernel_size, stride, padding)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0):
+    """Average pooling over 3 axes (stride defaults to kernel_size)."""
+    return _C.avg_pool(3, input, kernel_size, stride, padding)
+
 leaky_relu = _C.leaky_relu
 sigmoid = _C.sigmoid
 tanh = _C.tanh
@@ -62,4 +94,5 @@ conv_transpose1d, conv_transpose2d, conv_transpose3d = (_transposed(n) for n in 
 conv1d, conv2d, conv3d = (_conv(n) for n in (1, 2, 3))
 
 __all__ = ["conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv1d", "conv2d", "conv3d",
-           "relu", "leaky_relu", "sigmoid", "tanh"]
+           "relu", "leaky_relu", "sigmoid", "tanh", "flatten", "mse_loss", "l1_loss", "binary_cross_entropy",
+           "avg_pool1d", "avg_pool2d", "avg_pool3d"]

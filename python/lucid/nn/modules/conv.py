@@ -1,4 +1,4 @@
-"""Transposed convolution modules."""
+"""Convolution and transposed convolution modules."""
 
 from lucid import _C
 from lucid.nn.module import Module
@@ -132,3 +132,66 @@ ConvTranspose2d = _make(2, _C._ConvTranspose2d, " over images",
 ConvTranspose3d = _make(3, _C._ConvTranspose3d, " over volumetric inputs,\nsuch as videos or 3D medical images",
                         "It is especially useful in 3D autoencoders or volumetric segmentation networks.",
                         (1, 4, 8, 8, 8), (1, 2, 16, 16, 16))
+
+
+class _ConvNd(Module):
+    _nd = 0
+    _impl_cls = None
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, *, dtype=None):
+        super().__init__()
+        impl = self._impl_cls(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bool(bias),
+                              dtype)
+        object.__setattr__(self, "_impl", impl)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = impl.kernel_size
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        self.groups = groups
+        self.weight = Parameter(impl.weight)
+        if impl.bias is not None:
+            self.bias = Parameter(impl.bias)
+        else:
+            self.register_parameter("bias", None)
+
+    def forward(self, input):
+        return self._impl.forward(input, self.weight, self.bias)
+
+    def extra_repr(self):
+        return self._impl.extra_repr()
+
+
+_CONV_DOC = """nn.Conv{n}d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True, *, dtype=None)
+
+{n}D convolution (cross-correlation), lucid 2.x's signature. It runs on the
+same kernels as the transposed convolution (its forward pass is the
+transposed convolution's input gradient).
+
+- padding: an int, a tuple of {n}, 'valid' (0) or 'same' (stride 1 only;
+  the output keeps the input's size, padding d*(k-1) split low/high).
+- weight: (out_channels, in_channels // groups, {kshape}), U(-sqrt(6/fan_in), sqrt(6/fan_in)),
+  fan_in = (in_channels // groups) * prod(kernel_size); bias: (out_channels,), U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+- input (N, C_in, {ishape}) or unbatched (C_in, {ishape}); output length
+  (L + 2*padding - dilation*(kernel_size-1) - 1) // stride + 1.
+
+>>> import lucid.nn as nn
+>>> from lucid import Tensor
+>>> nn.Conv{n}d(2, 4, kernel_size=3, stride=2, padding=1)(Tensor.randn({example})).shape
+{result}
+"""
+
+
+def _make_conv(n, impl_cls, example, result):
+    names = ["D", "H", "W"][3 - n:]
+    doc = _CONV_DOC.format(n=n, kshape=", ".join("k" + c for c in names), ishape=", ".join(names),
+                           example=", ".join(map(str, example)), result=result)
+    return type(f"Conv{n}d", (_ConvNd,), {"_nd": n, "_impl_cls": impl_cls, "__doc__": doc,
+                                          "__module__": "lucid.nn"})
+
+
+Conv1d = _make_conv(1, _C._Conv1d, (1, 2, 8), (1, 4, 4))
+Conv2d = _make_conv(2, _C._Conv2d, (1, 2, 8, 8), (1, 4, 4, 4))
+Conv3d = _make_conv(3, _C._Conv3d, (1, 2, 8, 8, 8), (1, 4, 4, 4, 4))
