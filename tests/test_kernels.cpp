@@ -95,9 +95,18 @@ void check(const Impl& impl, std::uint32_t seed, int cases, int max_channels) {
     k::conv_scatter_reference<T>(g, x.data(), w.data(), with_bias ? by.data() : nullptr, b.data());
     k::conv_gather_reference<T>(g, y.data(), w.data(), with_bias ? bx.data() : nullptr, d.data());
     k::conv_weight_grad_reference<T>(g, x.data(), y.data(), f.data());
+    // The fused backward (both gradients from shared column chunks).
+    std::vector<T> gx(nx, T(7)), gw(nw, T(7)), gx_ref(nx), gx2(nx, T(7)), gw2(nw, T(7));
+    k::conv_transpose_backward<T>(g, x.data(), w.data(), y.data(), gx.data(), gw.data());
+    k::conv_backward_gemm<T>(g, x.data(), w.data(), y.data(), gx2.data(), gw2.data());
+    k::conv_gather_reference<T>(g, y.data(), w.data(), nullptr, gx_ref.data());
     ASSERT_LE(rel_err(a, b), tol) << impl.name << " scatter case " << t;
     ASSERT_LE(rel_err(c, d), tol) << impl.name << " gather case " << t;
     ASSERT_LE(rel_err(e, f), tol) << impl.name << " weight_grad case " << t;
+    ASSERT_LE(rel_err(gx, gx_ref), tol) << "conv_transpose_backward input grad case " << t;
+    ASSERT_LE(rel_err(gw, f), tol) << "conv_transpose_backward weight grad case " << t;
+    ASSERT_LE(rel_err(gx2, gx_ref), tol) << "conv_backward_gemm input grad case " << t;
+    ASSERT_LE(rel_err(gw2, f), tol) << "conv_backward_gemm weight grad case " << t;
   }
 }
 
@@ -112,6 +121,7 @@ bool cpu_has(const char* isa) {
 
 namespace k = lucid::kernels;
 const Impl kGemm = LUCID_IMPL("gemm", k::conv_scatter_gemm, k::conv_gather_gemm, k::conv_weight_grad_gemm);
+const Impl kTaps = LUCID_IMPL("taps", k::conv_scatter_taps, k::conv_gather_gemm, k::conv_weight_grad_gemm);
 const Impl kDispatch = LUCID_IMPL("dispatch", k::conv_scatter, k::conv_gather, k::conv_weight_grad);
 const Impl kDirect[3] = {
     LUCID_IMPL("direct base", k::base::conv_scatter_direct, k::base::conv_gather_direct,
@@ -127,6 +137,9 @@ TEST(Kernels, GemmMatchesReference) {
   check<float>(kGemm, 1, 150, 6);
   check<double>(kGemm, 2, 150, 6);
   check<float>(kGemm, 3, 20, 24);  // more channels: longer products
+  check<float>(kTaps, 4, 150, 6);
+  check<double>(kTaps, 5, 150, 6);
+  check<float>(kTaps, 6, 20, 24);
 }
 
 TEST(Kernels, DirectMatchesReferenceInEveryInstructionSet) {

@@ -53,4 +53,19 @@ void gemm_nt<double>(std::int64_t M, std::int64_t N, std::int64_t K, const doubl
               I(ldc));
 }
 
+template <>
+void gemm_tn<float>(std::int64_t M, std::int64_t N, std::int64_t K, const float* A, std::int64_t lda,
+                    const float* B, std::int64_t ldb, float beta, float* C, std::int64_t ldc) {
+  init_blas();
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, I(M), I(N), I(K), 1.0f, A, I(lda), B, I(ldb), beta, C,
+              I(ldc));
+}
+template <>
+void gemm_tn<double>(std::int64_t M, std::int64_t N, std::int64_t K, const double* A, std::int64_t lda,
+                     const double* B, std::int64_t ldb, double beta, double* C, std::int64_t ldc) {
+  init_blas();
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, I(M), I(N), I(K), 1.0, A, I(lda), B, I(ldb), beta, C,
+              I(ldc));
+}
+
 }  // namespace lucid::kernels

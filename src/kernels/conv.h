@@ -24,6 +24,11 @@ template <class T>
 void conv_gather(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x);
 template <class T>
 void conv_weight_grad(const ConvGeom& g, const T* x, const T* y, T* w);
+// Both gradients of a transposed convolution from y (= its output gradient):
+// gx = gather(y, w) without bias and gw = weight_grad(x, y); either pointer
+// may be null. Shares work between the two where the kernel allows.
+template <class T>
+void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw);
 // out[c] = sum over n and s of in[n, c, s] for an (N, C, S) array.
 template <class T>
 void channel_sum(std::int64_t N, std::int64_t C, std::int64_t S, const T* in, T* out);

@@ -42,6 +42,19 @@ bool use_direct(const ConvGeom& g) {
   return per_group <= 8 || macs < 262144.0;
 }
 
+// The forward as per-phase products (conv_scatter_gemm) pays off when the
+// phases do not overlap and the output channels fill a product (k = s, many
+// channels), or when there is one phase (stride 1); otherwise one product per
+// block of output channels over all taps (conv_scatter_taps) does.
+bool use_phases(const ConvGeom& g) {
+  bool stride1 = true, k_eq_s = true;
+  for (int a = 0; a < 3; ++a) {
+    stride1 = stride1 && g.s[a] == 1;
+    k_eq_s = k_eq_s && g.k[a] == g.s[a] && (g.k[a] == 1 || g.d[a] == 1);
+  }
+  return stride1 || (k_eq_s && g.cy_per_group() >= 32);
+}
+
 }  // namespace
 
 const char* kernel_isa() {
@@ -62,7 +75,7 @@ const char* kernel_isa() {
 template <class T>
 void conv_scatter(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   if (!gemm_supported(g)) return conv_scatter_reference(g, x, w, bias, y);
-  if (!use_direct(g)) return conv_scatter_gemm(g, x, w, bias, y);
+  if (!use_direct(g)) return use_phases(g) ? conv_scatter_gemm(g, x, w, bias, y) : conv_scatter_taps(g, x, w, bias, y);
   LUCID_DIRECT(conv_scatter_direct, g, x, w, bias, y)
 }
 template <class T>
@@ -77,12 +90,19 @@ void conv_weight_grad(const ConvGeom& g, const T* x, const T* y, T* w) {
   if (!use_direct(g)) return conv_weight_grad_gemm(g, x, y, w);
   LUCID_DIRECT(conv_weight_grad_direct, g, x, y, w)
 }
+template <class T>
+void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw) {
+  if (gx && gw && gemm_supported(g) && !use_direct(g)) return conv_backward_gemm(g, x, w, y, gx, gw);
+  if (gx) conv_gather<T>(g, y, w, nullptr, gx);
+  if (gw) conv_weight_grad<T>(g, x, y, gw);
+}
 #undef LUCID_DIRECT
 
 #define LUCID_INSTANTIATE(T)                                                         \
   template void conv_scatter<T>(const ConvGeom&, const T*, const T*, const T*, T*); \
   template void conv_gather<T>(const ConvGeom&, const T*, const T*, const T*, T*);  \
-  template void conv_weight_grad<T>(const ConvGeom&, const T*, const T*, T*);
+  template void conv_weight_grad<T>(const ConvGeom&, const T*, const T*, T*); \
+  template void conv_transpose_backward<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*);
 LUCID_INSTANTIATE(float)
 LUCID_INSTANTIATE(double)
 #undef LUCID_INSTANTIATE

@@ -216,6 +216,56 @@ void conv_scatter_gemm(const ConvGeom& g, const T* x, const T* w, const T* bias,
   }
 }
 
+template <class T>
+void conv_scatter_taps(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
+  const std::int64_t X = g.x_spatial(), Y = g.y_spatial();
+  // Fixed blocks of output channels (independent of the thread count); each
+  // block's rows (channel, tap) form one product with all input channels.
+  const std::int64_t cb = std::clamp<std::int64_t>(512 / K, 1, cyg);
+  const std::int64_t nblocks = (cyg + cb - 1) / cb;
+  const std::int64_t nc = chunk_cols(kColBytes, sizeof(T), cb * K, X);
+  const std::int64_t items = g.N * g.groups * nblocks;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::int64_t it = 0; it < items; ++it) {
+    const std::int64_t n = it / (g.groups * nblocks), grp = (it / nblocks) % g.groups, blk = it % nblocks;
+    const std::int64_t co0 = blk * cb, ncb = std::min(cb, cyg - co0), M = ncb * K;
+    T* ybase = y + (n * g.Cy + grp * cyg + co0) * Y;
+    for (std::int64_t c = 0; c < ncb; ++c) std::fill(ybase + c * Y, ybase + (c + 1) * Y, bias ? bias[grp * cyg + co0 + c] : T(0));
+    T* C = thread_scratch<T>(static_cast<std::size_t>(M * nc), 0);
+    std::vector<Segment>& segs = tls_segments;
+    for (std::int64_t p0 = 0; p0 < X; p0 += nc) {
+      const std::int64_t len = std::min(nc, X - p0);
+      // C[(co, tap)][j] = sum_ci W[ci][co][tap] * x[ci][p0 + j]
+      gemm_tn<T>(M, len, cxg, w + grp * cxg * cyg * K + co0 * K, cyg * K, x + (n * g.Cx + grp * cxg) * X + p0, X,
+                 T(0), C, len);
+      segments(g.x[1], g.x[2], p0, p0 + len, segs);
+      for (std::int64_t c = 0; c < ncb; ++c)
+        for (std::int64_t kf = 0; kf < K; ++kf) {
+          const std::int64_t k0 = kf / (g.k[1] * g.k[2]), k1 = (kf / g.k[2]) % g.k[1], k2 = kf % g.k[2];
+          const T* cr = C + (c * K + kf) * len;
+          T* yc = ybase + c * Y;
+          std::int64_t lo2, hi2;
+          valid_inputs(g.x[2], g.y[2], g.s[2], g.pad[2], k2 * g.d[2], lo2, hi2);
+          const std::int64_t sw = g.s[2], base2 = -g.pad[2] + k2 * g.d[2];
+          for (const Segment& sg : segs) {
+            const std::int64_t od = sg.a * g.s[0] - g.pad[0] + k0 * g.d[0];
+            const std::int64_t oh = sg.b * g.s[1] - g.pad[1] + k1 * g.d[1];
+            if (od < 0 || od >= g.y[0] || oh < 0 || oh >= g.y[1]) continue;
+            T* yr = yc + (od * g.y[1] + oh) * g.y[2] + base2;
+            const T* src = cr + sg.j0 - sg.c0;
+            const std::int64_t lo = std::clamp(lo2, sg.c0, sg.c1), hi = std::clamp(hi2, lo, sg.c1);
+            if (sw == 1) {
+              for (std::int64_t iw = lo; iw < hi; ++iw) yr[iw] += src[iw];
+            } else {
+              for (std::int64_t iw = lo; iw < hi; ++iw) yr[iw * sw] += src[iw];
+            }
+          }
+        }
+    }
+  }
+}
+
 namespace {
 
 // Column rows of the y side for x positions [p0, p1): row (co', tap) holds
@@ -276,15 +326,19 @@ void conv_gather_gemm(const ConvGeom& g, const T* y, const T* w, const T* bias, 
   }
 }
 
+// The weight gradient, and optionally the gather (x = W * cols) from the same
+// column chunks: each chunk of y columns is built once by all threads, then
+// the threads split the products into fixed blocks (of x rows and of the
+// gradient), so every element is summed in the same order for any thread count.
 template <class T>
-void conv_weight_grad_gemm(const ConvGeom& g, const T* x, const T* y, T* w) {
+void conv_backward_gemm(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw) {
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps(), X = g.x_spatial();
   const std::int64_t Kc = cyg * K;
   const std::int64_t nc = chunk_cols(kWgColBytes, sizeof(T), Kc, X);
-  std::fill(w, w + g.Cx * Kc, T(0));
-  // Fixed blocks of the gradient (independent of the thread count).
+  std::fill(gw, gw + g.Cx * Kc, T(0));
   constexpr std::int64_t MB = 64, NB = 256;
   const std::int64_t mblocks = (cxg + MB - 1) / MB, nblocks = (Kc + NB - 1) / NB;
+  const std::int64_t wtasks = mblocks * nblocks, tasks = wtasks + (gx ? mblocks : 0);
   T* col = thread_scratch<T>(static_cast<std::size_t>(Kc * std::min(nc, X)), 1);
 #pragma omp parallel
   {
@@ -296,21 +350,34 @@ void conv_weight_grad_gemm(const ConvGeom& g, const T* x, const T* y, T* w) {
           segments(g.x[1], g.x[2], p0, p1, segs);
 #pragma omp for schedule(static)
           for (std::int64_t r = 0; r < Kc; ++r) y_columns(g, y, n, grp, r, segs, len, col + r * len);
-#pragma omp for schedule(static)
-          for (std::int64_t b = 0; b < mblocks * nblocks; ++b) {
-            const std::int64_t m0 = (b / nblocks) * MB, k0 = (b % nblocks) * NB;
-            const std::int64_t mr = std::min(MB, cxg - m0), kr = std::min(NB, Kc - k0);
-            gemm_nt<T>(mr, kr, len, x + (n * g.Cx + grp * cxg + m0) * X + p0, X, col + k0 * len, len, T(1),
-                       w + (grp * cxg + m0) * Kc + k0, Kc);
+#pragma omp for schedule(dynamic, 1)
+          for (std::int64_t b = 0; b < tasks; ++b) {
+            if (b < wtasks) {
+              const std::int64_t m0 = (b / nblocks) * MB, k0 = (b % nblocks) * NB;
+              const std::int64_t mr = std::min(MB, cxg - m0), kr = std::min(NB, Kc - k0);
+              gemm_nt<T>(mr, kr, len, x + (n * g.Cx + grp * cxg + m0) * X + p0, X, col + k0 * len, len, T(1),
+                         gw + (grp * cxg + m0) * Kc + k0, Kc);
+            } else {
+              const std::int64_t m0 = (b - wtasks) * MB, mr = std::min(MB, cxg - m0);
+              gemm_nn<T>(mr, len, Kc, w + (grp * cxg + m0) * Kc, Kc, col, len, T(0),
+                         gx + (n * g.Cx + grp * cxg + m0) * X + p0, X);
+            }
           }
         }
   }
 }
 
+template <class T>
+void conv_weight_grad_gemm(const ConvGeom& g, const T* x, const T* y, T* w) {
+  conv_backward_gemm<T>(g, x, nullptr, y, nullptr, w);
+}
+
 #define LUCID_INSTANTIATE(T)                                                              \
+  template void conv_scatter_taps<T>(const ConvGeom&, const T*, const T*, const T*, T*); \
   template void conv_scatter_gemm<T>(const ConvGeom&, const T*, const T*, const T*, T*); \
   template void conv_gather_gemm<T>(const ConvGeom&, const T*, const T*, const T*, T*);  \
-  template void conv_weight_grad_gemm<T>(const ConvGeom&, const T*, const T*, T*);
+  template void conv_weight_grad_gemm<T>(const ConvGeom&, const T*, const T*, T*);              \
+  template void conv_backward_gemm<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*);
 LUCID_INSTANTIATE(float)
 LUCID_INSTANTIATE(double)
 #undef LUCID_INSTANTIATE

@@ -10,9 +10,17 @@ bool gemm_supported(const ConvGeom& g);
 
 template <class T>
 void conv_scatter_gemm(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y);
+// The forward as one product per block of output channels, rows (channel,
+// tap) against the input itself, then a scatter-add of each row into y.
+template <class T>
+void conv_scatter_taps(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y);
 template <class T>
 void conv_gather_gemm(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x);
 template <class T>
 void conv_weight_grad_gemm(const ConvGeom& g, const T* x, const T* y, T* w);
+// weight_grad into gw and, when gx is not null, gather (without bias) into gx,
+// sharing the column chunks of y.
+template <class T>
+void conv_backward_gemm(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw);
 
 }  // namespace lucid::kernels

@@ -53,6 +53,20 @@ Tensor run_weight_grad(const ConvGeom& g, const Shape& wshape, const Tensor& x, 
   return w;
 }
 
+// Input and weight gradients of a transposed convolution (either may be skipped).
+void run_transpose_backward(const ConvGeom& g, int nd, const Tensor& x, const Tensor& w, const Tensor& gy, bool want_gx,
+                            bool want_gw, Tensor& gx, Tensor& gw) {
+  if (want_gx) gx = Tensor::empty(side_shape(g, nd, true), {.dtype = gy.dtype()});
+  if (want_gw) gw = Tensor::empty(w.shape(), {.dtype = gy.dtype()});
+  if (gy.dtype() == DType::Float32)
+    kernels::conv_transpose_backward<float>(g, x.data<float>(), w.data<float>(), gy.data<float>(),
+                                            want_gx ? gx.data<float>() : nullptr, want_gw ? gw.data<float>() : nullptr);
+  else
+    kernels::conv_transpose_backward<double>(g, x.data<double>(), w.data<double>(), gy.data<double>(),
+                                             want_gx ? gx.data<double>() : nullptr,
+                                             want_gw ? gw.data<double>() : nullptr);
+}
+
 // Sum over batch and positions of an (N, C, ...) tensor.
 Tensor run_channel_sum(const Tensor& t) {
   const std::int64_t N = t.size(0), C = t.size(1), S = t.numel() / std::max<std::int64_t>(1, N * C);
@@ -91,8 +105,9 @@ class ConvTransposeNode : public Node {
   std::vector<Tensor> apply(const Tensor& gy_in) override {
     const Tensor gy = ops::alias(gy_in, side_shape(g_, nd_, false));
     std::vector<Tensor> out(3);
-    if (needs_grad(0)) out[0] = ops::alias(run_gather(g_, nd_, gy, w_, Tensor()), xshape_);
-    if (needs_grad(1)) out[1] = run_weight_grad(g_, w_.shape(), x_, gy);
+    Tensor gx;
+    run_transpose_backward(g_, nd_, x_, w_, gy, needs_grad(0), needs_grad(1), gx, out[1]);
+    if (needs_grad(0)) out[0] = ops::alias(gx, xshape_);
     if (needs_grad(2)) out[2] = run_channel_sum(gy);
     return out;
   }
