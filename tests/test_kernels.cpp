@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/conv.h"
+#include "kernels/conv_blocked.h"
 #include "kernels/conv_direct.h"
 #include "kernels/conv_gemm.h"
 
@@ -122,6 +123,10 @@ bool cpu_has(const char* isa) {
 namespace k = lucid::kernels;
 const Impl kGemm = LUCID_IMPL("gemm", k::conv_scatter_gemm, k::conv_gather_gemm, k::conv_weight_grad_gemm);
 const Impl kTaps = LUCID_IMPL("taps", k::conv_scatter_taps, k::conv_gather_gemm, k::conv_weight_grad_gemm);
+const Impl kBlocked[3] = {
+    LUCID_IMPL("blocked base", k::base::conv_scatter_blocked, k::conv_gather_gemm, k::conv_weight_grad_gemm),
+    LUCID_IMPL("blocked avx2", k::avx2::conv_scatter_blocked, k::conv_gather_gemm, k::conv_weight_grad_gemm),
+    LUCID_IMPL("blocked avx512", k::avx512::conv_scatter_blocked, k::conv_gather_gemm, k::conv_weight_grad_gemm)};
 const Impl kDispatch = LUCID_IMPL("dispatch", k::conv_scatter, k::conv_gather, k::conv_weight_grad);
 const Impl kDirect[3] = {
     LUCID_IMPL("direct base", k::base::conv_scatter_direct, k::base::conv_gather_direct,
@@ -151,6 +156,8 @@ TEST(Kernels, DirectMatchesReferenceInEveryInstructionSet) {
     }
     check<float>(kDirect[i], 10 + i, 120, 5);
     check<double>(kDirect[i], 20 + i, 120, 5);
+    check<float>(kBlocked[i], 40 + i, 150, 9);
+    check<double>(kBlocked[i], 50 + i, 150, 9);
   }
 }
 

@@ -16,7 +16,7 @@ void conv_scatter_direct(const ConvGeom& g, const T* x, const T* w, const T* bia
   const std::vector<AxisPhase> ax[3] = {axis_phases(g, 0), axis_phases(g, 1), axis_phases(g, 2)};
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
   const std::int64_t X = g.x_spatial(), Y = g.y_spatial();
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (g.worth_threads())
   for (std::int64_t n = 0; n < g.N; ++n)
     for (std::int64_t cy = 0; cy < g.Cy; ++cy) {
       const std::int64_t grp = cy / cyg, cyl = cy % cyg;
@@ -66,7 +66,7 @@ template <class T>
 void conv_gather_direct(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
   const std::int64_t X = g.x_spatial(), Y = g.y_spatial();
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (g.worth_threads())
   for (std::int64_t n = 0; n < g.N; ++n)
     for (std::int64_t cx = 0; cx < g.Cx; ++cx) {
       const std::int64_t grp = cx / cxg;
@@ -112,7 +112,7 @@ void conv_weight_grad_direct(const ConvGeom& g, const T* x, const T* y, T* w) {
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
   const std::int64_t X = g.x_spatial(), Y = g.y_spatial();
   constexpr int L = 16;  // independent partial sums, combined in a fixed order
-#pragma omp parallel for collapse(3) schedule(static)
+#pragma omp parallel for collapse(3) schedule(static) if (g.worth_threads())
   for (std::int64_t cx = 0; cx < g.Cx; ++cx)
     for (std::int64_t cyl = 0; cyl < cyg; ++cyl)
       for (std::int64_t kf = 0; kf < K; ++kf) {

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "conv.h"
+#include "conv_blocked.h"
 #include "conv_direct.h"
 #include "conv_gemm.h"
 
@@ -35,12 +36,7 @@ Isa isa() {
   return chosen;
 }
 
-bool use_direct(const ConvGeom& g) {
-  const std::int64_t per_group = g.cx_per_group() * g.cy_per_group();
-  const double macs = static_cast<double>(g.N) * static_cast<double>(g.Cx) * static_cast<double>(g.cy_per_group()) *
-                      static_cast<double>(g.x_spatial()) * static_cast<double>(g.taps());
-  return per_group <= 8 || macs < 262144.0;
-}
+bool use_direct(const ConvGeom& g) { return g.cx_per_group() * g.cy_per_group() <= 8 || g.macs() < 262144.0; }
 
 // The forward as per-phase products (conv_scatter_gemm) pays off when the
 // phases do not overlap and the output channels fill a product (k = s, many
@@ -53,6 +49,19 @@ bool use_phases(const ConvGeom& g) {
     k_eq_s = k_eq_s && g.k[a] == g.s[a] && (g.k[a] == 1 || g.d[a] == 1);
   }
   return stride1 || (k_eq_s && g.cy_per_group() >= 32);
+}
+
+// The register-blocked direct forward (AVX2 and up) needs phase rows long
+// enough to fill its 16-wide tiles, and loses when the kernel equals the
+// stride and the output is far larger than the caches (its strided stores then
+// cost more than the phase products' scatter). Tiny problems always take it.
+bool use_blocked(const ConvGeom& g) {
+  if (isa() == Isa::Base) return false;
+  if (g.macs() < 4.0e6) return true;
+  bool k_eq_s = true;
+  for (int a = 0; a < 3; ++a) k_eq_s = k_eq_s && g.k[a] == g.s[a];
+  const double y_elems = static_cast<double>(g.N) * static_cast<double>(g.Cy) * static_cast<double>(g.y_spatial());
+  return g.y[2] / g.s[2] >= 12 && !(k_eq_s && y_elems > 4.0e6);
 }
 
 }  // namespace
@@ -75,8 +84,10 @@ const char* kernel_isa() {
 template <class T>
 void conv_scatter(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   if (!gemm_supported(g)) return conv_scatter_reference(g, x, w, bias, y);
-  if (!use_direct(g)) return use_phases(g) ? conv_scatter_gemm(g, x, w, bias, y) : conv_scatter_taps(g, x, w, bias, y);
-  LUCID_DIRECT(conv_scatter_direct, g, x, w, bias, y)
+  if (g.cx_per_group() * g.cy_per_group() <= 2) { LUCID_DIRECT(conv_scatter_direct, g, x, w, bias, y) }
+  if (use_blocked(g)) { LUCID_DIRECT(conv_scatter_blocked, g, x, w, bias, y) }
+  if (use_direct(g)) { LUCID_DIRECT(conv_scatter_direct, g, x, w, bias, y) }
+  return use_phases(g) ? conv_scatter_gemm(g, x, w, bias, y) : conv_scatter_taps(g, x, w, bias, y);
 }
 template <class T>
 void conv_gather(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
@@ -92,7 +103,10 @@ void conv_weight_grad(const ConvGeom& g, const T* x, const T* y, T* w) {
 }
 template <class T>
 void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw) {
-  if (gx && gw && gemm_supported(g) && !use_direct(g)) return conv_backward_gemm(g, x, w, y, gx, gw);
+  // Both gradients together: the shared column chunks pay off down to small
+  // problems; only (near-)depthwise ones keep the direct loops.
+  if (gx && gw && gemm_supported(g) && g.cx_per_group() * g.cy_per_group() > 2)
+    return conv_backward_gemm(g, x, w, y, gx, gw);
   if (gx) conv_gather<T>(g, y, w, nullptr, gx);
   if (gw) conv_weight_grad<T>(g, x, y, gw);
 }

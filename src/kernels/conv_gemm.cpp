@@ -121,7 +121,7 @@ void conv_scatter_gemm(const ConvGeom& g, const T* x, const T* w, const T* bias,
 
   // Packed weights per (group, phase): [co'][tap][ci], the phase's A matrix.
   T* wp = thread_scratch<T>(static_cast<std::size_t>(g.groups * wsize), 1);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (g.worth_threads())
   for (std::int64_t grp = 0; grp < g.groups; ++grp)
     for (std::size_t pi = 0; pi < phases.size(); ++pi) {
       const Phase& ph = phases[pi];
@@ -151,7 +151,7 @@ void conv_scatter_gemm(const ConvGeom& g, const T* x, const T* w, const T* bias,
           items.push_back({n, grp, static_cast<std::int64_t>(pi), p0, std::min(ph.Q, p0 + nc)});
       }
 
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::size_t it = 0; it < items.size(); ++it) {
     const Item& item = items[it];
     const Phase& ph = phases[static_cast<std::size_t>(item.phase)];
@@ -226,7 +226,7 @@ void conv_scatter_taps(const ConvGeom& g, const T* x, const T* w, const T* bias,
   const std::int64_t nblocks = (cyg + cb - 1) / cb;
   const std::int64_t nc = chunk_cols(kColBytes, sizeof(T), cb * K, X);
   const std::int64_t items = g.N * g.groups * nblocks;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::int64_t it = 0; it < items; ++it) {
     const std::int64_t n = it / (g.groups * nblocks), grp = (it / nblocks) % g.groups, blk = it % nblocks;
     const std::int64_t co0 = blk * cb, ncb = std::min(cb, cyg - co0), M = ncb * K;
@@ -311,7 +311,7 @@ void conv_gather_gemm(const ConvGeom& g, const T* y, const T* w, const T* bias, 
   const std::int64_t nc = chunk_cols(kColBytes, sizeof(T), Kc, X);
   const std::int64_t chunks = (X + nc - 1) / nc;
   const std::int64_t items = g.N * g.groups * chunks;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::int64_t it = 0; it < items; ++it) {
     const std::int64_t n = it / (g.groups * chunks), grp = (it / chunks) % g.groups, ch = it % chunks;
     const std::int64_t p0 = ch * nc, p1 = std::min(X, p0 + nc), len = p1 - p0;
@@ -340,7 +340,7 @@ void conv_backward_gemm(const ConvGeom& g, const T* x, const T* w, const T* y, T
   const std::int64_t mblocks = (cxg + MB - 1) / MB, nblocks = (Kc + NB - 1) / NB;
   const std::int64_t wtasks = mblocks * nblocks, tasks = wtasks + (gx ? mblocks : 0);
   T* col = thread_scratch<T>(static_cast<std::size_t>(Kc * std::min(nc, X)), 1);
-#pragma omp parallel
+#pragma omp parallel if (g.worth_threads())
   {
     for (std::int64_t grp = 0; grp < g.groups; ++grp)
       for (std::int64_t n = 0; n < g.N; ++n)

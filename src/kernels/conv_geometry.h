@@ -30,6 +30,14 @@ struct ConvGeom {
   std::int64_t y_spatial() const { return y[0] * y[1] * y[2]; }
   std::int64_t taps() const { return k[0] * k[1] * k[2]; }
   std::int64_t cx_per_group() const { return Cx / groups; }
+  // Multiply-adds of one direction (every x element meets every tap of its group's y channels).
+  double macs() const {
+    return static_cast<double>(N) * static_cast<double>(Cx) * static_cast<double>(Cy / groups) *
+           static_cast<double>(x[0] * x[1] * x[2]) * static_cast<double>(k[0] * k[1] * k[2]);
+  }
+  // Below this much work a parallel region costs more than it saves (and a
+  // preempted helper thread would stall the call), so kernels run serially.
+  bool worth_threads() const { return macs() > 2.0e6; }
   std::int64_t cy_per_group() const { return Cy / groups; }
 };
 
