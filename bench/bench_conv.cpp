@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -122,6 +123,16 @@ int main(int argc, char** argv) {
     if (std::string(argv[i]) == "--reps") reps = std::atoi(argv[i + 1]);
     if (std::string(argv[i]) == "--only") only = "," + std::string(argv[i + 1]) + ",";
   }
+  // Fixed cost of one call: a one-element transposed convolution, forward and backward.
+  {
+    Tensor x1 = Tensor::randn({1, 1, 1, 1, 1}, {.requires_grad = true});
+    Tensor w1 = Tensor::randn({1, 1, 1, 1, 1}, {.requires_grad = true});
+    Tensor g1 = Tensor::ones({1, 1, 1, 1, 1});
+    Tensor y1 = lucid::conv_transpose3d(x1, w1);
+    const Timing f = time_it(2001, [&] { Tensor t = lucid::conv_transpose3d(x1, w1); });
+    const Timing b = time_it(2001, [&] { x1.zero_grad(); w1.zero_grad(); y1.backward(g1, true); });
+    std::printf("{\"fixed_cost_us_fwd\": %.2f, \"fixed_cost_us_bwd\": %.2f}\n", f.ms * 1e3, b.ms * 1e3);
+  }
   bool all_correct = true;
   for (const Case& c : read_cases(argv[1])) {
     if (!only.empty() && only.find("," + c.name + ",") == std::string::npos) continue;
@@ -151,6 +162,26 @@ int main(int argc, char** argv) {
     const double tol = dt == lucid::DType::Float32 ? 1e-5 : 1e-12;
     const bool correct = err <= tol;
     all_correct = all_correct && correct;
+
+    // Bitwise the same with one thread.
+    bool deterministic = true;
+    {
+      const int threads = lucid::get_num_threads();
+      lucid::set_num_threads(1);
+      x.zero_grad(); w.zero_grad(); b.zero_grad();
+      Tensor y1 = op();
+      y1.backward(gy);
+      lucid::set_num_threads(threads);
+      Tensor gx1 = x.grad(), gw1 = w.grad(), gb1 = b.grad();
+      x.zero_grad(); w.zero_grad(); b.zero_grad();
+      Tensor y2 = op();
+      y2.backward(gy);
+      auto same = [](const Tensor& a, const Tensor& c2) {
+        return std::memcmp(a.raw_data(), c2.raw_data(), static_cast<std::size_t>(a.numel()) * lucid::dtype_size(a.dtype())) == 0;
+      };
+      deterministic = same(y1, y2) && same(gx1, x.grad()) && same(gw1, w.grad()) && same(gb1, b.grad());
+    }
+    all_correct = all_correct && deterministic;
 
     // 2. Extra memory of one call: the kernels' scratch, against the result's size.
     auto zero = [&] { x.zero_grad(); w.zero_grad(); b.zero_grad(); };
@@ -198,12 +229,13 @@ int main(int argc, char** argv) {
     }
     auto num = [](double v) { return std::isnan(v) ? std::string("null") : std::to_string(v); };
     std::printf(
-        "{\"name\": \"%s\", \"dtype\": \"%s\", \"out\": %lld, \"correct\": %s, \"max_err\": %.3g, "
+        "{\"name\": \"%s\", \"dtype\": \"%s\", \"out\": %lld, \"correct\": %s, \"deterministic\": %s, \"max_err\": %.3g, "
         "\"lucid_fwd_ms\": %s, \"lucid_bwd_ms\": %s, \"faults_fwd\": %.1f, \"faults_bwd\": %.1f, "
         "\"extra_fwd\": %.4f, \"extra_bwd\": %.4f, \"onednn_plain_fwd_ms\": %s, \"onednn_plain_bwd_ms\": %s, "
         "\"onednn_blocked_fwd_ms\": %s, \"onednn_blocked_bwd_ms\": %s, \"threads\": %d, \"isa\": \"%s\", "
         "\"blas\": \"%s\"}\n",
-        c.name.c_str(), c.dtype.c_str(), static_cast<long long>(O), correct ? "true" : "false", err,
+        c.name.c_str(), c.dtype.c_str(), static_cast<long long>(O), correct ? "true" : "false",
+        deterministic ? "true" : "false", err,
         num(lf.ms).c_str(), num(lb.ms).c_str(), lf.faults, lb.faults, extra_fwd, extra_bwd, num(dn[0][0]).c_str(),
         num(dn[0][1]).c_str(), num(dn[1][0]).c_str(), num(dn[1][1]).c_str(), lucid::get_num_threads(),
         lucid::kernels::kernel_isa(), "openblas");

@@ -179,31 +179,49 @@ TEST(ConvTranspose, EmptyBatch) {
   EXPECT_EQ(lucid::max_abs_diff(b.grad(), Tensor::zeros({4})), 0.0);
 }
 
+// Bitwise the same output and gradients for 1, 2 and 3 threads, on problems
+// large enough to run threaded through each kernel family: the blocked
+// forward, the phase products, the taps products, the direct (depthwise) loops
+// and the fused backward.
 TEST(ConvTranspose, DeterministicAcrossThreadCounts) {
-  lucid::random::seed(7);
-  Tensor x = Tensor::randn({2, 8, 6, 5, 7}, {.requires_grad = true});
-  Tensor w = Tensor::randn({8, 6, 3, 3, 3}, {.requires_grad = true});
-  Tensor b = Tensor::randn({6}, {.requires_grad = true});
-  Tensor gy;
-  std::vector<std::vector<double>> results;
+  struct Cfg {
+    lucid::Shape x, w;
+    std::int64_t s, p, op, g;
+  };
+  const Cfg cfgs[] = {
+      {{2, 8, 6, 5, 7}, {8, 6, 3, 3, 3}, 2, 1, 1, 1},    // small: serial kernels
+      {{1, 32, 12, 12, 12}, {32, 16, 2, 2, 2}, 2, 0, 0, 1},  // blocked forward
+      {{1, 16, 8, 16, 128}, {16, 32, 2, 2, 2}, 2, 0, 0, 1},  // k = s, large output: phase products
+      {{2, 64, 4, 4, 4}, {64, 32, 4, 4, 4}, 2, 1, 0, 1},     // short rows: taps products
+      {{2, 16, 16, 16, 16}, {16, 1, 3, 3, 3}, 2, 1, 1, 16},  // depthwise: direct loops
+  };
   const int saved = lucid::get_num_threads();
-  for (int threads : {1, 2, 3, 1}) {
-    lucid::set_num_threads(threads);
-    x.zero_grad(); w.zero_grad(); b.zero_grad();
-    Tensor y = lucid::conv_transpose3d(x, w, b, 2, 1, 1);
-    if (!gy.defined()) gy = Tensor::randn(y.shape());
-    y.backward(gy);
-    std::vector<double> all = y.to_vector();
-    for (const Tensor& g : {x.grad(), w.grad(), b.grad()})
-      for (double v : g.to_vector()) all.push_back(v);
-    results.push_back(all);
+  for (const Cfg& c : cfgs) {
+    lucid::random::seed(7);
+    Tensor x = Tensor::randn(c.x, {.requires_grad = true});
+    Tensor w = Tensor::randn(c.w, {.requires_grad = true});
+    Tensor b = Tensor::randn({c.w[1] * c.g}, {.requires_grad = true});
+    Tensor gy;
+    std::vector<std::vector<double>> results;
+    for (int threads : {1, 2, 3, 1}) {
+      lucid::set_num_threads(threads);
+      x.zero_grad(); w.zero_grad(); b.zero_grad();
+      Tensor y = lucid::conv_transpose3d(x, w, b, c.s, c.p, c.op, 1, c.g);
+      if (!gy.defined()) gy = Tensor::randn(y.shape());
+      y.backward(gy);
+      std::vector<double> all = y.to_vector();
+      for (const Tensor& gr : {x.grad(), w.grad(), b.grad()})
+        for (double v : gr.to_vector()) all.push_back(v);
+      results.push_back(all);
+    }
+    for (std::size_t i = 1; i < results.size(); ++i) {
+      ASSERT_EQ(results[i].size(), results[0].size());
+      for (std::size_t j = 0; j < results[0].size(); ++j)
+        ASSERT_EQ(std::memcmp(&results[i][j], &results[0][j], sizeof(double)), 0)
+            << "input " << c.x << " run " << i << " element " << j;
+    }
   }
   lucid::set_num_threads(saved);
-  for (std::size_t i = 1; i < results.size(); ++i) {
-    ASSERT_EQ(results[i].size(), results[0].size());
-    for (std::size_t j = 0; j < results[0].size(); ++j)
-      ASSERT_EQ(std::memcmp(&results[i][j], &results[0][j], sizeof(double)), 0) << "run " << i << " element " << j;
-  }
 }
 
 // Ordinary convolution: forward is the transposed convolution's input
