@@ -23,6 +23,18 @@ namespace {
 constexpr std::size_t kColBytes = 256 * 1024;     // per-thread column chunk (about L2)
 constexpr std::size_t kWgColBytes = 1024 * 1024;  // shared column chunk of the weight gradient
 
+// Scratch is held to about a tenth of what the call produces (never below a
+// few dozen KB, so that tiny problems still get whole rows of work).
+std::size_t budget(std::size_t cap, double result_bytes, double share) {
+  return static_cast<std::size_t>(std::clamp(share * result_bytes, 32.0 * 1024, static_cast<double>(cap)));
+}
+double bytes_y(const ConvGeom& g, std::size_t e) {
+  return static_cast<double>(g.N * g.Cy * g.y_spatial()) * static_cast<double>(e);
+}
+double bytes_xw(const ConvGeom& g, std::size_t e) {
+  return static_cast<double>(g.N * g.Cx * g.x_spatial() + g.Cx * g.cy_per_group() * g.taps()) * static_cast<double>(e);
+}
+
 std::atomic<std::size_t> g_scratch_total{0};
 std::atomic<unsigned> g_scratch_generation{0};
 
@@ -146,7 +158,8 @@ void conv_scatter_gemm(const ConvGeom& g, const T* x, const T* w, const T* bias,
     for (std::int64_t grp = 0; grp < g.groups; ++grp)
       for (std::size_t pi = 0; pi < phases.size(); ++pi) {
         const Phase& ph = phases[pi];
-        const std::int64_t nc = chunk_cols(kColBytes, sizeof(T), ph.ntaps * cxg + cyg, ph.Q);
+        const std::int64_t nc =
+            chunk_cols(budget(kColBytes, bytes_y(g, sizeof(T)), 0.04), sizeof(T), ph.ntaps * cxg + cyg, ph.Q);
         for (std::int64_t p0 = 0; p0 < ph.Q; p0 += nc)
           items.push_back({n, grp, static_cast<std::int64_t>(pi), p0, std::min(ph.Q, p0 + nc)});
       }
@@ -224,7 +237,7 @@ void conv_scatter_taps(const ConvGeom& g, const T* x, const T* w, const T* bias,
   // block's rows (channel, tap) form one product with all input channels.
   const std::int64_t cb = std::clamp<std::int64_t>(512 / K, 1, cyg);
   const std::int64_t nblocks = (cyg + cb - 1) / cb;
-  const std::int64_t nc = chunk_cols(kColBytes, sizeof(T), cb * K, X);
+  const std::int64_t nc = chunk_cols(budget(kColBytes, bytes_y(g, sizeof(T)), 0.04), sizeof(T), cb * K, X);
   const std::int64_t items = g.N * g.groups * nblocks;
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::int64_t it = 0; it < items; ++it) {
@@ -308,7 +321,7 @@ template <class T>
 void conv_gather_gemm(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps(), X = g.x_spatial();
   const std::int64_t Kc = cyg * K;
-  const std::int64_t nc = chunk_cols(kColBytes, sizeof(T), Kc, X);
+  const std::int64_t nc = chunk_cols(budget(kColBytes, bytes_xw(g, sizeof(T)), 0.04), sizeof(T), Kc, X);
   const std::int64_t chunks = (X + nc - 1) / nc;
   const std::int64_t items = g.N * g.groups * chunks;
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
@@ -334,7 +347,7 @@ template <class T>
 void conv_backward_gemm(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw) {
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps(), X = g.x_spatial();
   const std::int64_t Kc = cyg * K;
-  const std::int64_t nc = chunk_cols(kWgColBytes, sizeof(T), Kc, X);
+  const std::int64_t nc = chunk_cols(budget(kWgColBytes, bytes_xw(g, sizeof(T)), 0.08), sizeof(T), Kc, X);
   std::fill(gw, gw + g.Cx * Kc, T(0));
   constexpr std::int64_t MB = 64, NB = 256;
   const std::int64_t mblocks = (cxg + MB - 1) / MB, nblocks = (Kc + NB - 1) / NB;
