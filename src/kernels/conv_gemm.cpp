@@ -23,8 +23,9 @@ namespace {
 constexpr std::size_t kColBytes = 256 * 1024;     // per-thread column chunk (about L2)
 constexpr std::size_t kWgColBytes = 1024 * 1024;  // shared column chunk of the weight gradient
 
-// Scratch is held to about a tenth of what the call produces (never below a
-// few dozen KB, so that tiny problems still get whole rows of work).
+// Scratch is held to about a tenth of what the call produces, unless that
+// leaves fewer than 64 columns per chunk (small results with many channels x
+// taps), where speed wins.
 std::size_t budget(std::size_t cap, double result_bytes, double share) {
   return static_cast<std::size_t>(std::clamp(share * result_bytes, 32.0 * 1024, static_cast<double>(cap)));
 }
@@ -73,7 +74,8 @@ thread_local std::vector<Segment> tls_segments;
 
 std::int64_t chunk_cols(std::size_t budget, std::size_t elem, std::int64_t rows, std::int64_t total) {
   const std::int64_t nc = static_cast<std::int64_t>(budget / (elem * static_cast<std::size_t>(std::max<std::int64_t>(rows, 1))));
-  return std::max<std::int64_t>(1, std::min(total, std::max<std::int64_t>(nc, 16)));
+  // At least 64 columns: narrower products run far below the machine's speed.
+  return std::max<std::int64_t>(1, std::min(total, std::max<std::int64_t>(nc, 64)));
 }
 
 struct Phase {
@@ -159,7 +161,7 @@ void conv_scatter_gemm(const ConvGeom& g, const T* x, const T* w, const T* bias,
       for (std::size_t pi = 0; pi < phases.size(); ++pi) {
         const Phase& ph = phases[pi];
         const std::int64_t nc =
-            chunk_cols(budget(kColBytes, bytes_y(g, sizeof(T)), 0.04), sizeof(T), ph.ntaps * cxg + cyg, ph.Q);
+            chunk_cols(budget(kColBytes, bytes_y(g, sizeof(T)), 0.05), sizeof(T), ph.ntaps * cxg + cyg, ph.Q);
         for (std::int64_t p0 = 0; p0 < ph.Q; p0 += nc)
           items.push_back({n, grp, static_cast<std::int64_t>(pi), p0, std::min(ph.Q, p0 + nc)});
       }
@@ -237,7 +239,7 @@ void conv_scatter_taps(const ConvGeom& g, const T* x, const T* w, const T* bias,
   // block's rows (channel, tap) form one product with all input channels.
   const std::int64_t cb = std::clamp<std::int64_t>(512 / K, 1, cyg);
   const std::int64_t nblocks = (cyg + cb - 1) / cb;
-  const std::int64_t nc = chunk_cols(budget(kColBytes, bytes_y(g, sizeof(T)), 0.04), sizeof(T), cb * K, X);
+  const std::int64_t nc = chunk_cols(budget(kColBytes, bytes_y(g, sizeof(T)), 0.05), sizeof(T), cb * K, X);
   const std::int64_t items = g.N * g.groups * nblocks;
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::int64_t it = 0; it < items; ++it) {
@@ -321,7 +323,7 @@ template <class T>
 void conv_gather_gemm(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps(), X = g.x_spatial();
   const std::int64_t Kc = cyg * K;
-  const std::int64_t nc = chunk_cols(budget(kColBytes, bytes_xw(g, sizeof(T)), 0.04), sizeof(T), Kc, X);
+  const std::int64_t nc = chunk_cols(budget(kColBytes, bytes_xw(g, sizeof(T)), 0.05), sizeof(T), Kc, X);
   const std::int64_t chunks = (X + nc - 1) / nc;
   const std::int64_t items = g.N * g.groups * chunks;
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
@@ -347,7 +349,7 @@ template <class T>
 void conv_backward_gemm(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw) {
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps(), X = g.x_spatial();
   const std::int64_t Kc = cyg * K;
-  const std::int64_t nc = chunk_cols(budget(kWgColBytes, bytes_xw(g, sizeof(T)), 0.08), sizeof(T), Kc, X);
+  const std::int64_t nc = chunk_cols(budget(kWgColBytes, bytes_xw(g, sizeof(T)), 0.1), sizeof(T), Kc, X);
   std::fill(gw, gw + g.Cx * Kc, T(0));
   constexpr std::int64_t MB = 64, NB = 256;
   const std::int64_t mblocks = (cxg + MB - 1) / MB, nblocks = (Kc + NB - 1) / NB;
