@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include <climits>
+#include <type_traits>
 #include <mutex>
 
 namespace lucid::kernels {
@@ -24,48 +25,42 @@ bool blas_fits(std::int64_t v) { return v >= 0 && v <= INT_MAX; }
 
 const char* blas_core_name() { return openblas_get_corename(); }
 
-template <>
-void gemm_nn<float>(std::int64_t M, std::int64_t N, std::int64_t K, const float* A, std::int64_t lda,
-                    const float* B, std::int64_t ldb, float beta, float* C, std::int64_t ldc) {
+// The one call into CBLAS, for both element types and every transposition.
+template <class T>
+void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, std::int64_t M, std::int64_t N, std::int64_t K, const T* A,
+          std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
   init_blas();
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, I(M), I(N), I(K), 1.0f, A, I(lda), B, I(ldb), beta, C,
-              I(ldc));
-}
-template <>
-void gemm_nn<double>(std::int64_t M, std::int64_t N, std::int64_t K, const double* A, std::int64_t lda,
-                     const double* B, std::int64_t ldb, double beta, double* C, std::int64_t ldc) {
-  init_blas();
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, I(M), I(N), I(K), 1.0, A, I(lda), B, I(ldb), beta, C,
-              I(ldc));
-}
-template <>
-void gemm_nt<float>(std::int64_t M, std::int64_t N, std::int64_t K, const float* A, std::int64_t lda,
-                    const float* B, std::int64_t ldb, float beta, float* C, std::int64_t ldc) {
-  init_blas();
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, I(M), I(N), I(K), 1.0f, A, I(lda), B, I(ldb), beta, C,
-              I(ldc));
-}
-template <>
-void gemm_nt<double>(std::int64_t M, std::int64_t N, std::int64_t K, const double* A, std::int64_t lda,
-                     const double* B, std::int64_t ldb, double beta, double* C, std::int64_t ldc) {
-  init_blas();
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, I(M), I(N), I(K), 1.0, A, I(lda), B, I(ldb), beta, C,
-              I(ldc));
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, ta, tb, I(M), I(N), I(K), 1.0f, A, I(lda), B, I(ldb), beta, C, I(ldc));
+  else
+    cblas_dgemm(CblasRowMajor, ta, tb, I(M), I(N), I(K), 1.0, A, I(lda), B, I(ldb), beta, C, I(ldc));
 }
 
-template <>
-void gemm_tn<float>(std::int64_t M, std::int64_t N, std::int64_t K, const float* A, std::int64_t lda,
-                    const float* B, std::int64_t ldb, float beta, float* C, std::int64_t ldc) {
-  init_blas();
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, I(M), I(N), I(K), 1.0f, A, I(lda), B, I(ldb), beta, C,
-              I(ldc));
+template <class T>
+void gemm_nn(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64_t lda, const T* B,
+             std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
+  gemm<T>(CblasNoTrans, CblasNoTrans, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
-template <>
-void gemm_tn<double>(std::int64_t M, std::int64_t N, std::int64_t K, const double* A, std::int64_t lda,
-                     const double* B, std::int64_t ldb, double beta, double* C, std::int64_t ldc) {
-  init_blas();
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, I(M), I(N), I(K), 1.0, A, I(lda), B, I(ldb), beta, C,
-              I(ldc));
+template <class T>
+void gemm_nt(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64_t lda, const T* B,
+             std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
+  gemm<T>(CblasNoTrans, CblasTrans, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
+template <class T>
+void gemm_tn(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64_t lda, const T* B,
+             std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
+  gemm<T>(CblasTrans, CblasNoTrans, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
+#define LUCID_INSTANTIATE(T)                                                                                   \
+  template void gemm_nn<T>(std::int64_t, std::int64_t, std::int64_t, const T*, std::int64_t, const T*,         \
+                           std::int64_t, T, T*, std::int64_t);                                                 \
+  template void gemm_nt<T>(std::int64_t, std::int64_t, std::int64_t, const T*, std::int64_t, const T*,         \
+                           std::int64_t, T, T*, std::int64_t);                                                 \
+  template void gemm_tn<T>(std::int64_t, std::int64_t, std::int64_t, const T*, std::int64_t, const T*,         \
+                           std::int64_t, T, T*, std::int64_t);
+LUCID_INSTANTIATE(float)
+LUCID_INSTANTIATE(double)
+#undef LUCID_INSTANTIATE
 
 }  // namespace lucid::kernels

@@ -22,34 +22,36 @@ Shape side_shape(const ConvGeom& g, int nd, bool x_side) {
   return s;
 }
 
+// Typed pointer to a tensor's elements, or null for an undefined tensor.
+template <class T>
+T* ptr(const Tensor& t) {
+  return t.defined() ? static_cast<T*>(t.raw_data()) : nullptr;
+}
+
 Tensor run_scatter(const ConvGeom& g, int nd, const Tensor& x, const Tensor& w, const Tensor& b) {
   Tensor y = Tensor::empty(side_shape(g, nd, false), {.dtype = x.dtype()});
-  if (x.dtype() == DType::Float32)
-    kernels::conv_scatter<float>(g, x.data<float>(), w.data<float>(),
-                                 b.defined() ? b.data<float>() : nullptr, y.data<float>());
-  else
-    kernels::conv_scatter<double>(g, x.data<double>(), w.data<double>(),
-                                  b.defined() ? b.data<double>() : nullptr, y.data<double>());
+  dispatch_dtype(x.dtype(), [&](auto z) {
+    using T = decltype(z);
+    kernels::conv_scatter<T>(g, ptr<T>(x), ptr<T>(w), ptr<T>(b), ptr<T>(y));
+  });
   return y;
 }
 
 Tensor run_gather(const ConvGeom& g, int nd, const Tensor& y, const Tensor& w, const Tensor& b) {
   Tensor x = Tensor::empty(side_shape(g, nd, true), {.dtype = y.dtype()});
-  if (y.dtype() == DType::Float32)
-    kernels::conv_gather<float>(g, y.data<float>(), w.data<float>(),
-                                b.defined() ? b.data<float>() : nullptr, x.data<float>());
-  else
-    kernels::conv_gather<double>(g, y.data<double>(), w.data<double>(),
-                                 b.defined() ? b.data<double>() : nullptr, x.data<double>());
+  dispatch_dtype(y.dtype(), [&](auto z) {
+    using T = decltype(z);
+    kernels::conv_gather<T>(g, ptr<T>(y), ptr<T>(w), ptr<T>(b), ptr<T>(x));
+  });
   return x;
 }
 
 Tensor run_weight_grad(const ConvGeom& g, const Shape& wshape, const Tensor& x, const Tensor& y) {
   Tensor w = Tensor::empty(wshape, {.dtype = x.dtype()});
-  if (x.dtype() == DType::Float32)
-    kernels::conv_weight_grad<float>(g, x.data<float>(), y.data<float>(), w.data<float>());
-  else
-    kernels::conv_weight_grad<double>(g, x.data<double>(), y.data<double>(), w.data<double>());
+  dispatch_dtype(x.dtype(), [&](auto z) {
+    using T = decltype(z);
+    kernels::conv_weight_grad<T>(g, ptr<T>(x), ptr<T>(y), ptr<T>(w));
+  });
   return w;
 }
 
@@ -58,23 +60,20 @@ void run_transpose_backward(const ConvGeom& g, int nd, const Tensor& x, const Te
                             bool want_gw, Tensor& gx, Tensor& gw) {
   if (want_gx) gx = Tensor::empty(side_shape(g, nd, true), {.dtype = gy.dtype()});
   if (want_gw) gw = Tensor::empty(w.shape(), {.dtype = gy.dtype()});
-  if (gy.dtype() == DType::Float32)
-    kernels::conv_transpose_backward<float>(g, x.data<float>(), w.data<float>(), gy.data<float>(),
-                                            want_gx ? gx.data<float>() : nullptr, want_gw ? gw.data<float>() : nullptr);
-  else
-    kernels::conv_transpose_backward<double>(g, x.data<double>(), w.data<double>(), gy.data<double>(),
-                                             want_gx ? gx.data<double>() : nullptr,
-                                             want_gw ? gw.data<double>() : nullptr);
+  dispatch_dtype(gy.dtype(), [&](auto z) {
+    using T = decltype(z);
+    kernels::conv_transpose_backward<T>(g, ptr<T>(x), ptr<T>(w), ptr<T>(gy), ptr<T>(gx), ptr<T>(gw));
+  });
 }
 
 // Sum over batch and positions of an (N, C, ...) tensor.
 Tensor run_channel_sum(const Tensor& t) {
   const std::int64_t N = t.size(0), C = t.size(1), S = t.numel() / std::max<std::int64_t>(1, N * C);
   Tensor out = Tensor::empty({C}, {.dtype = t.dtype()});
-  if (t.dtype() == DType::Float32)
-    kernels::channel_sum<float>(N, C, S, t.data<float>(), out.data<float>());
-  else
-    kernels::channel_sum<double>(N, C, S, t.data<double>(), out.data<double>());
+  dispatch_dtype(t.dtype(), [&](auto z) {
+    using T = decltype(z);
+    kernels::channel_sum<T>(N, C, S, ptr<T>(t), ptr<T>(out));
+  });
   return out;
 }
 

@@ -81,6 +81,20 @@ Examples
 """
 
 
+def _adopt(module, impl, **config):
+    """Keeps the C++ module (validation, initialisation, geometry), exposes the
+    configuration as attributes and registers its weight and bias."""
+    object.__setattr__(module, "_impl", impl)
+    for name, value in config.items():
+        setattr(module, name, value)
+    module.kernel_size = impl.kernel_size
+    module.weight = Parameter(impl.weight)
+    if impl.bias is not None:
+        module.bias = Parameter(impl.bias)
+    else:
+        module.register_parameter("bias", None)
+
+
 class _ConvTransposeNd(Module):
     _nd = 0
     _impl_cls = None
@@ -90,20 +104,8 @@ class _ConvTransposeNd(Module):
         super().__init__()
         impl = self._impl_cls(in_channels, out_channels, kernel_size, stride, padding, output_padding,
                               dilation, groups, bool(bias), dtype)
-        object.__setattr__(self, "_impl", impl)
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = impl.kernel_size
-        self.stride = stride
-        self.padding = padding
-        self.output_padding = output_padding
-        self.dilation = dilation
-        self.groups = groups
-        self.weight = Parameter(impl.weight)
-        if impl.bias is not None:
-            self.bias = Parameter(impl.bias)
-        else:
-            self.register_parameter("bias", None)
+        _adopt(self, impl, in_channels=in_channels, out_channels=out_channels, stride=stride, padding=padding,
+               output_padding=output_padding, dilation=dilation, groups=groups)
 
     def forward(self, input, output_size=None):
         return self._impl.forward(input, self.weight, self.bias, output_size)
@@ -143,19 +145,8 @@ class _ConvNd(Module):
         super().__init__()
         impl = self._impl_cls(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bool(bias),
                               dtype)
-        object.__setattr__(self, "_impl", impl)
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = impl.kernel_size
-        self.stride = stride
-        self.padding = padding
-        self.dilation = dilation
-        self.groups = groups
-        self.weight = Parameter(impl.weight)
-        if impl.bias is not None:
-            self.bias = Parameter(impl.bias)
-        else:
-            self.register_parameter("bias", None)
+        _adopt(self, impl, in_channels=in_channels, out_channels=out_channels, stride=stride, padding=padding,
+               dilation=dilation, groups=groups)
 
     def forward(self, input):
         return self._impl.forward(input, self.weight, self.bias)
