@@ -100,6 +100,8 @@ void check(const Impl& impl, std::uint32_t seed, int cases, int max_channels) {
     std::vector<T> gx(nx, T(7)), gw(nw, T(7)), gx_ref(nx), gx2(nx, T(7)), gw2(nw, T(7));
     k::conv_transpose_backward<T>(g, x.data(), w.data(), y.data(), gx.data(), gw.data());
     k::conv_backward_gemm<T>(g, x.data(), w.data(), y.data(), gx2.data(), gw2.data());
+    std::vector<T> gx3(nx, T(7)), gw3(nw, T(7));
+    k::conv_backward_halves<T>(g, x.data(), w.data(), y.data(), gx3.data(), gw3.data());
     k::conv_gather_reference<T>(g, y.data(), w.data(), nullptr, gx_ref.data());
     ASSERT_LE(rel_err(a, b), tol) << impl.name << " scatter case " << t;
     ASSERT_LE(rel_err(c, d), tol) << impl.name << " gather case " << t;
@@ -108,6 +110,8 @@ void check(const Impl& impl, std::uint32_t seed, int cases, int max_channels) {
     ASSERT_LE(rel_err(gw, f), tol) << "conv_transpose_backward weight grad case " << t;
     ASSERT_LE(rel_err(gx2, gx_ref), tol) << "conv_backward_gemm input grad case " << t;
     ASSERT_LE(rel_err(gw2, f), tol) << "conv_backward_gemm weight grad case " << t;
+    ASSERT_LE(rel_err(gx3, gx_ref), tol) << "conv_backward_halves input grad case " << t;
+    ASSERT_LE(rel_err(gw3, f), tol) << "conv_backward_halves weight grad case " << t;
   }
 }
 

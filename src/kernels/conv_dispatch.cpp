@@ -105,8 +105,10 @@ template <class T>
 void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw) {
   // Both gradients together: the shared column chunks pay off down to small
   // problems; only (near-)depthwise ones keep the direct loops.
-  if (gx && gw && gemm_supported(g) && g.cx_per_group() * g.cy_per_group() > 2)
+  if (gx && gw && gemm_supported(g) && g.cx_per_group() * g.cy_per_group() > 2) {
+    if (halves_fit(g, sizeof(T))) return conv_backward_halves(g, x, w, y, gx, gw);
     return conv_backward_gemm(g, x, w, y, gx, gw);
+  }
   if (gx) conv_gather<T>(g, y, w, nullptr, gx);
   if (gw) conv_weight_grad<T>(g, x, y, gw);
 }

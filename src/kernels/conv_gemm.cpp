@@ -14,6 +14,8 @@
 #include <cstring>
 #include <vector>
 
+#include <omp.h>
+
 #include "blas.h"
 #include "conv_phases.h"
 
@@ -382,6 +384,44 @@ void conv_backward_gemm(const ConvGeom& g, const T* x, const T* w, const T* y, T
   }
 }
 
+// The same two gradients with no barrier per chunk: the positions of every
+// sample are cut into two fixed halves (whatever the thread count); each half
+// runs on one thread with its own column buffer, writes its part of gx, and
+// sums its weight gradient privately (the first half straight into gw, the
+// second into a buffer); then gw += buffer. One extra weight-gradient copy.
+template <class T>
+void conv_backward_halves(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw) {
+  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps(), X = g.x_spatial();
+  const std::int64_t Kc = cyg * K, NX = g.N * X, wsize = g.Cx * Kc;
+  const std::int64_t nc = chunk_cols(budget(kColBytes, bytes_xw(g, sizeof(T)), 0.05), sizeof(T), Kc, X);
+  T* second = thread_scratch<T>(static_cast<std::size_t>(wsize), 1);
+  std::fill(gw, gw + wsize, T(0));
+  std::fill(second, second + wsize, T(0));
+#pragma omp parallel for schedule(static, 1) num_threads(std::min(2, omp_get_max_threads())) if (g.worth_threads())
+  for (int half = 0; half < 2; ++half) {
+    T* acc = half == 0 ? gw : second;
+    const std::int64_t f0 = half * (NX / 2), f1 = half == 0 ? NX / 2 : NX;
+    T* col = thread_scratch<T>(static_cast<std::size_t>(Kc * nc), 0);
+    std::vector<Segment>& segs = tls_segments;
+    for (std::int64_t grp = 0; grp < g.groups; ++grp)
+      for (std::int64_t f = f0; f < f1;) {
+        const std::int64_t n = f / X, p0 = f % X, len = std::min({nc, X - p0, f1 - f});
+        segments(g.x[1], g.x[2], p0, p0 + len, segs);
+        for (std::int64_t r = 0; r < Kc; ++r) y_columns(g, y, n, grp, r, segs, len, col + r * len);
+        const T* xs = x + (n * g.Cx + grp * cxg) * X + p0;
+        gemm_nt<T>(cxg, Kc, len, xs, X, col, len, T(1), acc + grp * cxg * Kc, Kc);
+        if (gx) gemm_nn<T>(cxg, len, Kc, w + grp * cxg * Kc, Kc, col, len, T(0), gx + (n * g.Cx + grp * cxg) * X + p0, X);
+        f += len;
+      }
+  }
+  for (std::int64_t i = 0; i < wsize; ++i) gw[i] += second[i];
+}
+
+bool halves_fit(const ConvGeom& g, std::size_t elem) {
+  const double wbytes = static_cast<double>(g.Cx * g.cy_per_group() * g.taps()) * static_cast<double>(elem);
+  return wbytes <= 0.12 * bytes_xw(g, elem) && g.N * g.x_spatial() >= 2;
+}
+
 template <class T>
 void conv_weight_grad_gemm(const ConvGeom& g, const T* x, const T* y, T* w) {
   conv_backward_gemm<T>(g, x, nullptr, y, nullptr, w);
@@ -392,7 +432,8 @@ void conv_weight_grad_gemm(const ConvGeom& g, const T* x, const T* y, T* w) {
   template void conv_scatter_gemm<T>(const ConvGeom&, const T*, const T*, const T*, T*); \
   template void conv_gather_gemm<T>(const ConvGeom&, const T*, const T*, const T*, T*);  \
   template void conv_weight_grad_gemm<T>(const ConvGeom&, const T*, const T*, T*);              \
-  template void conv_backward_gemm<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*);
+  template void conv_backward_gemm<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*);   \
+  template void conv_backward_halves<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*);
 LUCID_INSTANTIATE(float)
 LUCID_INSTANTIATE(double)
 #undef LUCID_INSTANTIATE

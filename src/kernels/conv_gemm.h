@@ -22,5 +22,11 @@ void conv_weight_grad_gemm(const ConvGeom& g, const T* x, const T* y, T* w);
 // sharing the column chunks of y.
 template <class T>
 void conv_backward_gemm(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw);
+// The same from two fixed halves of the positions, each on one thread, with
+// one extra copy of the weight gradient; when halves_fit says that copy is
+// small next to the result.
+template <class T>
+void conv_backward_halves(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw);
+bool halves_fit(const ConvGeom& g, std::size_t elem);
 
 }  // namespace lucid::kernels
