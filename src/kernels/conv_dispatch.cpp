@@ -98,7 +98,8 @@ void conv_gather(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x)
 template <class T>
 void conv_weight_grad(const ConvGeom& g, const T* x, const T* y, T* w) {
   if (!gemm_supported(g)) return conv_weight_grad_reference(g, x, y, w);
-  if (!use_direct(g)) return conv_weight_grad_gemm(g, x, y, w);
+  if (!use_direct(g))
+    return halves_fit(g, sizeof(T)) ? conv_backward_halves<T>(g, x, nullptr, y, nullptr, w) : conv_weight_grad_gemm(g, x, y, w);
   LUCID_DIRECT(conv_weight_grad_direct, g, x, y, w)
 }
 template <class T>
