@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 bash scripts/install_deps.sh
 
-echo "== C++ tests (Release)"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
+echo "== C++ tests (Release, with the benchmark's smoke test)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DLUCID_BUILD_BENCH=ON
 cmake --build build -j2
 ctest --test-dir build --output-on-failure
 
