@@ -10,6 +10,8 @@ from lucid import _C
 
 
 class Optimizer:
+    """Base of the optimizers: ``step()``, ``zero_grad()`` and a settable ``lr``."""
+
     def __init__(self, impl):
         self._impl = impl
 

@@ -64,25 +64,25 @@ void bind_ops(py::module_& m) {
   bind_conv<2>(m);
   bind_conv<3>(m);
 
-  auto unary = [&](const char* name, Tensor (*f)(const Tensor&)) {
-    m.def(name, [f, name](py::handle x) { return f(need(x, name, "input")); }, py::arg("input"));
+  auto unary = [&](const char* name, Tensor (*f)(const Tensor&), const char* doc) {
+    m.def(name, [f, name](py::handle x) { return f(need(x, name, "input")); }, py::arg("input"), doc);
   };
-  unary("relu", &relu);
-  unary("sigmoid", &sigmoid);
-  unary("tanh", &tanh);
-  unary("exp", &exp);
-  unary("log", &log);
-  unary("sqrt", &sqrt);
-  unary("abs", &abs);
-  unary("neg", &neg);
+  unary("relu", &relu, "max(x, 0), elementwise (gradient 0 at 0).");
+  unary("sigmoid", &sigmoid, "1 / (1 + exp(-x)), elementwise.");
+  unary("tanh", &tanh, "tanh(x), elementwise.");
+  unary("exp", &exp, "exp(x), elementwise.");
+  unary("log", &log, "Natural logarithm, elementwise.");
+  unary("sqrt", &sqrt, "Square root, elementwise.");
+  unary("abs", &abs, "|x|, elementwise (gradient 0 at 0).");
+  unary("neg", &neg, "-x, elementwise.");
   m.def("leaky_relu", [](py::handle x, double slope) { return leaky_relu(need(x, "leaky_relu", "input"), slope); },
-        py::arg("input"), py::arg("negative_slope") = 0.01);
+        py::arg("input"), py::arg("negative_slope") = 0.01, "x if x > 0 else negative_slope * x, elementwise.");
   m.def("clamp", [](py::handle x, double lo, double hi) { return clamp(need(x, "clamp", "input"), lo, hi); },
-        py::arg("input"), py::arg("min"), py::arg("max"));
+        py::arg("input"), py::arg("min"), py::arg("max"), "Limits every element to [min, max].");
   m.def("pow", [](py::handle x, double p) { return pow(need(x, "pow", "input"), p); }, py::arg("input"),
-        py::arg("exponent"));
+        py::arg("exponent"), "x ** exponent, elementwise (a number exponent).");
 
-  auto binary = [&](const char* name, Tensor (*f)(const Tensor&, const Tensor&)) {
+  auto binary = [&](const char* name, Tensor (*f)(const Tensor&, const Tensor&), const char* doc) {
     m.def(
         name,
         [f, name](py::handle a, py::handle b) {
@@ -93,14 +93,14 @@ void bind_ops(py::module_& m) {
           const Tensor tb = need(b, name, "other");
           return f(operand(a, tb, name), tb);
         },
-        py::arg("input"), py::arg("other"));
+        py::arg("input"), py::arg("other"), doc);
   };
-  binary("add", &add);
-  binary("sub", &sub);
-  binary("mul", &mul);
-  binary("div", &div);
-  binary("maximum", &maximum);
-  binary("minimum", &minimum);
+  binary("add", &add, "input + other, broadcasting as NumPy does (float64 if the dtypes differ).");
+  binary("sub", &sub, "input - other, broadcasting as NumPy does.");
+  binary("mul", &mul, "input * other, broadcasting as NumPy does.");
+  binary("div", &div, "input / other, broadcasting as NumPy does.");
+  binary("maximum", &maximum, "The larger of input and other, elementwise (gradient to input on ties).");
+  binary("minimum", &minimum, "The smaller of input and other, elementwise (gradient to input on ties).");
 
   m.def(
       "sum",
@@ -108,22 +108,25 @@ void bind_ops(py::module_& m) {
         const Tensor t = need(x, "sum", "input");
         return axis.is_none() && !keepdims ? sum(t) : sum(t, axes_of(axis, "sum"), keepdims);
       },
-      py::arg("input"), py::arg("axis") = py::none(), py::arg("keepdims") = false);
+      py::arg("input"), py::arg("axis") = py::none(), py::arg("keepdims") = false,
+      "Sum of all elements (a 0-d tensor), or over axis (an int or a tuple).");
   m.def(
       "mean",
       [](py::handle x, py::handle axis, bool keepdims) {
         const Tensor t = need(x, "mean", "input");
         return axis.is_none() && !keepdims ? mean(t) : mean(t, axes_of(axis, "mean"), keepdims);
       },
-      py::arg("input"), py::arg("axis") = py::none(), py::arg("keepdims") = false);
+      py::arg("input"), py::arg("axis") = py::none(), py::arg("keepdims") = false,
+      "Mean of all elements (a 0-d tensor), or over axis (an int or a tuple).");
   m.def(
       "reshape",
       [](py::handle x, py::handle shape) {
         return reshape(need(x, "reshape", "input"), Shape(to_int_arg(shape, "reshape", "shape").values()));
       },
-      py::arg("input"), py::arg("shape"));
+      py::arg("input"), py::arg("shape"), "The same data with another shape (one size may be -1).");
   m.def("flatten", [](py::handle x, std::int64_t s, std::int64_t e) { return flatten(need(x, "flatten", "input"), s, e); },
-        py::arg("input"), py::arg("start_axis") = 0, py::arg("end_axis") = -1);
+        py::arg("input"), py::arg("start_axis") = 0, py::arg("end_axis") = -1,
+        "Merges axes start_axis..end_axis into one.");
   auto loss = [&](const char* name, Tensor (*f)(const Tensor&, const Tensor&, const std::string&)) {
     m.def(
         name,
@@ -155,7 +158,7 @@ void bind_ops(py::module_& m) {
         for (py::handle t : ts) v.push_back(need(t, "cat", "tensors[i]"));
         return cat(v, axis);
       },
-      py::arg("tensors"), py::arg("axis") = 0);
+      py::arg("tensors"), py::arg("axis") = 0, "Concatenates tensors along axis (e.g. channels for skip connections).");
 }
 
 }  // namespace lucid::python

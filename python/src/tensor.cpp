@@ -183,13 +183,14 @@ integer arrays become float32 unless ``dtype`` says otherwise.
 
   // ---- grad mode, threads, allocator ----
   m.def("is_grad_enabled", &is_grad_enabled, "Whether ops record the autograd graph.");
-  m.def("set_grad_enabled", &set_grad_enabled, py::arg("enabled"));
+  m.def("set_grad_enabled", &set_grad_enabled, py::arg("enabled"),
+        "Turns graph recording on or off for this thread (lucid.no_grad() is the scoped form).");
   m.def("set_num_threads", &set_num_threads, py::arg("n"),
         "Threads used by lucid's kernels (results do not depend on it).");
-  m.def("get_num_threads", &get_num_threads);
+  m.def("get_num_threads", &get_num_threads, "Threads used by lucid's kernels.");
   m.def("empty_cache", &empty_cache, "Releases the memory lucid keeps for reuse; returns the bytes freed.");
-  m.def("cached_bytes", &cached_bytes);
-  m.def("allocated_bytes", &allocated_bytes);
+  m.def("cached_bytes", &cached_bytes, "Bytes of freed tensor memory kept for reuse.");
+  m.def("allocated_bytes", &allocated_bytes, "Bytes of memory held by live tensors.");
 }
 
 }  // namespace lucid::python

@@ -37,3 +37,18 @@ def test_class_docstring_examples_run():
         runner.run(test)
         assert runner.failures == 0, cls.__name__
         assert runner.tries >= 7
+
+
+def test_every_public_name_has_a_docstring():
+    import lucid.nn.functional as F
+
+    missing = []
+    for mod in (lucid, lucid.nn, F, lucid.optim, lucid.random):
+        for name in mod.__all__:
+            doc = (getattr(getattr(mod, name), "__doc__", None) or "").strip()
+            lines = doc.splitlines()
+            if lines and lines[0].startswith(name + "(") and "->" in lines[0]:
+                lines = lines[1:]  # pybind11's generated signature line is not documentation
+            if not "".join(lines).strip():
+                missing.append(f"{mod.__name__}.{name}")
+    assert missing == []
