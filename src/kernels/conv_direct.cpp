@@ -22,13 +22,16 @@ void conv_scatter_direct(const ConvGeom& g, const T* x, const T* w, const T* bia
       const std::int64_t grp = cy / cyg, cyl = cy % cyg;
       const T b = bias ? bias[cy] : T(0);
       T* yc = y + (n * g.Cy + cy) * Y;
-      T* acc = thread_scratch<T>(static_cast<std::size_t>(g.y[2] + 1), 0);
+      // acc: one w-phase of a row; row: the whole output row, written to y at once
+      // (contiguous stores instead of strided ones into a large output).
+      T* acc = thread_scratch<T>(static_cast<std::size_t>(2 * g.y[2] + 2), 0);
+      T* row = acc + g.y[2] + 1;
       for (const AxisPhase& a0 : ax[0])
         for (const AxisPhase& a1 : ax[1])
-          for (const AxisPhase& a2 : ax[2]) {
-            if (a2.Q == 0) continue;
-            for (std::int64_t qa = 0; qa < a0.Q; ++qa)
-              for (std::int64_t qb = 0; qb < a1.Q; ++qb) {
+          for (std::int64_t qa = 0; qa < a0.Q; ++qa)
+            for (std::int64_t qb = 0; qb < a1.Q; ++qb) {
+              for (const AxisPhase& a2 : ax[2]) {
+                if (a2.Q == 0) continue;
                 for (std::int64_t c = 0; c < a2.Q; ++c) acc[c] = b;
                 for (std::int64_t cx = grp * cxg; cx < (grp + 1) * cxg; ++cx) {
                   const T* xc = x + (n * g.Cx + cx) * X;
@@ -52,13 +55,14 @@ void conv_scatter_direct(const ConvGeom& g, const T* x, const T* w, const T* bia
                     }
                   }
                 }
-                const std::int64_t od = a0.o(a0.q0 + qa, g.s[0], g.pad[0]);
-                const std::int64_t oh = a1.o(a1.q0 + qb, g.s[1], g.pad[1]);
-                T* dst = yc + (od * g.y[1] + oh) * g.y[2] + a2.o(a2.q0, g.s[2], g.pad[2]);
+                T* dst = row + a2.o(a2.q0, g.s[2], g.pad[2]);
                 const std::int64_t sw = g.s[2];
                 for (std::int64_t c = 0; c < a2.Q; ++c) dst[c * sw] = acc[c];
               }
-          }
+              const std::int64_t od = a0.o(a0.q0 + qa, g.s[0], g.pad[0]);
+              const std::int64_t oh = a1.o(a1.q0 + qb, g.s[1], g.pad[1]);
+              std::memcpy(yc + (od * g.y[1] + oh) * g.y[2], row, static_cast<std::size_t>(g.y[2]) * sizeof(T));
+            }
     }
 }
 
