@@ -239,7 +239,7 @@ void conv_scatter_taps(const ConvGeom& g, const T* x, const T* w, const T* bias,
   const std::int64_t X = g.x_spatial(), Y = g.y_spatial();
   // Fixed blocks of output channels (independent of the thread count); each
   // block's rows (channel, tap) form one product with all input channels.
-  const std::int64_t cb = std::clamp<std::int64_t>(512 / K, 1, cyg);
+  const std::int64_t cb = std::clamp<std::int64_t>(1024 / K, 1, cyg);
   const std::int64_t nblocks = (cyg + cb - 1) / cb;
   const std::int64_t nc = chunk_cols(budget(kColBytes, bytes_y(g, sizeof(T)), 0.05), sizeof(T), cb * K, X);
   const std::int64_t items = g.N * g.groups * nblocks;
