@@ -64,99 +64,120 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
   constexpr int NR = NV * VT::W;
   const std::vector<AxisPhase> ax[3] = {axis_phases(g, 0), axis_phases(g, 1), axis_phases(g, 2)};
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
-  const std::int64_t X = g.x_spatial(), Y = g.y_spatial();
+  const std::int64_t X = g.x_spatial(), Y = g.y_spatial(), Yw = g.y[2];
   const std::int64_t coblocks = (cyg + MR - 1) / MR;
-  struct Phase {
-    const AxisPhase* a[3];
+  // A row phase (phases along the first two axes) holds every phase along the
+  // last axis, so that each output row is assembled whole and written once.
+  struct WPhase {
+    const AxisPhase* a2;
     std::vector<Tap> taps;
+    std::int64_t wofs;  // offset of its packed weights
   };
-  std::vector<Phase> phases;
+  struct RowPhase {
+    const AxisPhase *a0, *a1;
+    std::vector<WPhase> wph;
+    std::int64_t wsize;
+  };
+  std::vector<RowPhase> rows;
   for (const auto& a0 : ax[0])
-    for (const auto& a1 : ax[1])
+    for (const auto& a1 : ax[1]) {
+      if (a0.Q * a1.Q == 0) continue;
+      RowPhase rp{&a0, &a1, {}, 0};
       for (const auto& a2 : ax[2]) {
-        if (a0.Q * a1.Q * a2.Q == 0) continue;
-        Phase ph{{&a0, &a1, &a2}, {}};
+        if (a2.Q == 0) continue;
+        WPhase wp{&a2, {}, rp.wsize};
         for (std::size_t t0 = 0; t0 < a0.k.size(); ++t0)
           for (std::size_t t1 = 0; t1 < a1.k.size(); ++t1)
             for (std::size_t t2 = 0; t2 < a2.k.size(); ++t2)
-              ph.taps.push_back({a0.off[t0], a1.off[t1], a2.off[t2], (a0.k[t0] * g.k[1] + a1.k[t1]) * g.k[2] + a2.k[t2]});
-        phases.push_back(std::move(ph));
+              wp.taps.push_back({a0.off[t0], a1.off[t1], a2.off[t2], (a0.k[t0] * g.k[1] + a1.k[t1]) * g.k[2] + a2.k[t2]});
+        rp.wsize += static_cast<std::int64_t>(wp.taps.size()) * cxg * MR;
+        rp.wph.push_back(std::move(wp));
       }
-  const std::int64_t np = static_cast<std::int64_t>(phases.size());
-  const std::int64_t items = g.N * g.groups * np * coblocks;
+      rows.push_back(std::move(rp));
+    }
+  const std::int64_t nrp = static_cast<std::int64_t>(rows.size());
+  const std::int64_t items = g.N * g.groups * nrp * coblocks;
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::int64_t it = 0; it < items; ++it) {
-    const std::int64_t cob = it % coblocks, pi = (it / coblocks) % np, grp = (it / (coblocks * np)) % g.groups,
-                       n = it / (coblocks * np * g.groups);
-    const Phase& ph = phases[static_cast<std::size_t>(pi)];
-    const AxisPhase &a0 = *ph.a[0], &a1 = *ph.a[1], &a2 = *ph.a[2];
-    const std::int64_t nt = static_cast<std::int64_t>(ph.taps.size());
+    const std::int64_t cob = it % coblocks, ri = (it / coblocks) % nrp, grp = (it / (coblocks * nrp)) % g.groups,
+                       n = it / (coblocks * nrp * g.groups);
+    const RowPhase& rp = rows[static_cast<std::size_t>(ri)];
+    const AxisPhase &a0 = *rp.a0, &a1 = *rp.a1;
     const std::int64_t co0 = cob * MR, mr = std::min<std::int64_t>(MR, cyg - co0);
-    // Packed weights of this phase and channel block: [tap][ci][MR] (zero-padded channels).
-    T* wp = thread_scratch<T>(static_cast<std::size_t>(nt * cxg * MR + NR), 0);
-    for (std::int64_t t = 0; t < nt; ++t)
-      for (std::int64_t ci = 0; ci < cxg; ++ci)
-        for (int m = 0; m < MR; ++m)
-          wp[(t * cxg + ci) * MR + m] =
-              m < mr ? w[((grp * cxg + ci) * cyg + co0 + m) * K + ph.taps[static_cast<std::size_t>(t)].kf] : T(0);
+    // Packed weights [w-phase][tap][ci][MR] (zero-padded channels), then MR output rows.
+    T* wp = thread_scratch<T>(static_cast<std::size_t>(rp.wsize + MR * Yw + NR), 0);
+    T* rowbuf = wp + rp.wsize;
+    for (const WPhase& ph : rp.wph)
+      for (std::size_t t = 0; t < ph.taps.size(); ++t)
+        for (std::int64_t ci = 0; ci < cxg; ++ci)
+          for (int m = 0; m < MR; ++m)
+            wp[ph.wofs + (static_cast<std::int64_t>(t) * cxg + ci) * MR + m] =
+                m < mr ? w[((grp * cxg + ci) * cyg + co0 + m) * K + ph.taps[t].kf] : T(0);
     T b[MR];
     for (int m = 0; m < MR; ++m) b[m] = (bias && m < mr) ? bias[grp * cyg + co0 + m] : T(0);
     const T* xg = x + (n * g.Cx + grp * cxg) * X;
     T out[MR][NR];
     for (std::int64_t qa = 0; qa < a0.Q; ++qa)
       for (std::int64_t qb = 0; qb < a1.Q; ++qb) {
-        const std::int64_t od = a0.o(a0.q0 + qa, g.s[0], g.pad[0]), oh = a1.o(a1.q0 + qb, g.s[1], g.pad[1]);
-        for (std::int64_t c0 = 0; c0 < a2.Q; c0 += NR) {
-          const int ncol = static_cast<int>(std::min<std::int64_t>(NR, a2.Q - c0));
-          V acc[MR][NV];
-          for (int m = 0; m < MR; ++m)
-            for (int v = 0; v < NV; ++v) acc[m][v] = VT::zero();
-          for (std::int64_t t = 0; t < nt; ++t) {
-            const Tap& tp = ph.taps[static_cast<std::size_t>(t)];
-            const std::int64_t id = a0.q0 + qa - tp.off0, ih = a1.q0 + qb - tp.off1;
-            if (id < 0 || id >= g.x[0] || ih < 0 || ih >= g.x[1]) continue;
-            // columns c of the tile read iw = q0 + c0 + c - off2; valid where 0 <= iw < Xw
-            const std::int64_t iw0 = a2.q0 + c0 - tp.off2;
-            const int lo = static_cast<int>(std::clamp<std::int64_t>(-iw0, 0, ncol));
-            const int hi = static_cast<int>(std::clamp<std::int64_t>(g.x[2] - iw0, lo, ncol));
-            if (hi <= lo) continue;
-            const T* xr = xg + (id * g.x[1] + ih) * g.x[2] + iw0;
-            const T* wt = wp + t * cxg * MR;
-            if (lo == 0 && hi == NR) {
-              for (std::int64_t ci = 0; ci < cxg; ++ci) {
-                const T* xc = xr + ci * X;
-                V xv[NV];
-                for (int v = 0; v < NV; ++v) xv[v] = VT::load(xc + v * VT::W);
-                const T* wc = wt + ci * MR;
-                for (int m = 0; m < MR; ++m) {
-                  const V wv = VT::bcast(wc + m);
-                  for (int v = 0; v < NV; ++v) acc[m][v] = VT::fma(wv, xv[v], acc[m][v]);
+        for (const WPhase& ph : rp.wph) {
+          const AxisPhase& a2 = *ph.a2;
+          const std::int64_t nt = static_cast<std::int64_t>(ph.taps.size());
+          for (std::int64_t c0 = 0; c0 < a2.Q; c0 += NR) {
+            const int ncol = static_cast<int>(std::min<std::int64_t>(NR, a2.Q - c0));
+            V acc[MR][NV];
+            for (int m = 0; m < MR; ++m)
+              for (int v = 0; v < NV; ++v) acc[m][v] = VT::zero();
+            for (std::int64_t t = 0; t < nt; ++t) {
+              const Tap& tp = ph.taps[static_cast<std::size_t>(t)];
+              const std::int64_t id = a0.q0 + qa - tp.off0, ih = a1.q0 + qb - tp.off1;
+              if (id < 0 || id >= g.x[0] || ih < 0 || ih >= g.x[1]) continue;
+              // columns c of the tile read iw = q0 + c0 + c - off2; valid where 0 <= iw < Xw
+              const std::int64_t iw0 = a2.q0 + c0 - tp.off2;
+              const int lo = static_cast<int>(std::clamp<std::int64_t>(-iw0, 0, ncol));
+              const int hi = static_cast<int>(std::clamp<std::int64_t>(g.x[2] - iw0, lo, ncol));
+              if (hi <= lo) continue;
+              const T* xr = xg + (id * g.x[1] + ih) * g.x[2] + iw0;
+              const T* wt = wp + ph.wofs + t * cxg * MR;
+              if (lo == 0 && hi == NR) {
+                for (std::int64_t ci = 0; ci < cxg; ++ci) {
+                  const T* xc = xr + ci * X;
+                  V xv[NV];
+                  for (int v = 0; v < NV; ++v) xv[v] = VT::load(xc + v * VT::W);
+                  const T* wc = wt + ci * MR;
+                  for (int m = 0; m < MR; ++m) {
+                    const V wv = VT::bcast(wc + m);
+                    for (int v = 0; v < NV; ++v) acc[m][v] = VT::fma(wv, xv[v], acc[m][v]);
+                  }
                 }
-              }
-            } else {
-              __m256i mk[NV];
-              for (int v = 0; v < NV; ++v) mk[v] = VT::mask(lo - v * VT::W, hi - v * VT::W);
-              for (std::int64_t ci = 0; ci < cxg; ++ci) {
-                const T* xc = xr + ci * X;
-                V xv[NV];
-                for (int v = 0; v < NV; ++v) xv[v] = VT::load_mask(xc + v * VT::W, mk[v]);
-                const T* wc = wt + ci * MR;
-                for (int m = 0; m < MR; ++m) {
-                  const V wv = VT::bcast(wc + m);
-                  for (int v = 0; v < NV; ++v) acc[m][v] = VT::fma(wv, xv[v], acc[m][v]);
+              } else {
+                __m256i mk[NV];
+                for (int v = 0; v < NV; ++v) mk[v] = VT::mask(lo - v * VT::W, hi - v * VT::W);
+                for (std::int64_t ci = 0; ci < cxg; ++ci) {
+                  const T* xc = xr + ci * X;
+                  V xv[NV];
+                  for (int v = 0; v < NV; ++v) xv[v] = VT::load_mask(xc + v * VT::W, mk[v]);
+                  const T* wc = wt + ci * MR;
+                  for (int m = 0; m < MR; ++m) {
+                    const V wv = VT::bcast(wc + m);
+                    for (int v = 0; v < NV; ++v) acc[m][v] = VT::fma(wv, xv[v], acc[m][v]);
+                  }
                 }
               }
             }
-          }
-          for (int m = 0; m < MR; ++m)
-            for (int v = 0; v < NV; ++v) VT::store(out[m] + v * VT::W, acc[m][v]);
-          const std::int64_t sw = g.s[2];
-          const std::int64_t ow0 = a2.o(a2.q0 + c0, sw, g.pad[2]);
-          for (int m = 0; m < mr; ++m) {
-            T* yr = y + (n * g.Cy + grp * cyg + co0 + m) * Y + (od * g.y[1] + oh) * g.y[2] + ow0;
-            for (int c = 0; c < ncol; ++c) yr[c * sw] = out[m][c] + b[m];
+            for (int m = 0; m < MR; ++m)
+              for (int v = 0; v < NV; ++v) VT::store(out[m] + v * VT::W, acc[m][v]);
+            const std::int64_t sw = g.s[2];
+            const std::int64_t ow0 = a2.o(a2.q0 + c0, sw, g.pad[2]);
+            for (int m = 0; m < mr; ++m) {
+              T* rr = rowbuf + m * Yw + ow0;
+              for (int c = 0; c < ncol; ++c) rr[c * sw] = out[m][c] + b[m];
+            }
           }
         }
+        const std::int64_t od = a0.o(a0.q0 + qa, g.s[0], g.pad[0]), oh = a1.o(a1.q0 + qb, g.s[1], g.pad[1]);
+        for (int m = 0; m < mr; ++m)
+          std::memcpy(y + (n * g.Cy + grp * cyg + co0 + m) * Y + (od * g.y[1] + oh) * Yw, rowbuf + m * Yw,
+                      static_cast<std::size_t>(Yw) * sizeof(T));
       }
   }
 }

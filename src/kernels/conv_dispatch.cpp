@@ -52,16 +52,10 @@ bool use_phases(const ConvGeom& g) {
 }
 
 // The register-blocked direct forward (AVX2 and up) needs phase rows long
-// enough to fill its 16-wide tiles, and loses when the kernel equals the
-// stride and the output is far larger than the caches (its strided stores then
-// cost more than the phase products' scatter). Tiny problems always take it.
+// enough to fill its 16-wide tiles. Tiny problems always take it.
 bool use_blocked(const ConvGeom& g) {
   if (isa() == Isa::Base) return false;
-  if (g.macs() < 4.0e6) return true;
-  bool k_eq_s = true;
-  for (int a = 0; a < 3; ++a) k_eq_s = k_eq_s && g.k[a] == g.s[a];
-  const double y_elems = static_cast<double>(g.N) * static_cast<double>(g.Cy) * static_cast<double>(g.y_spatial());
-  return g.y[2] / g.s[2] >= 12 && !(k_eq_s && y_elems > 4.0e6);
+  return g.macs() < 4.0e6 || g.y[2] / g.s[2] >= 12;
 }
 
 }  // namespace
