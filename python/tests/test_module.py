@@ -146,3 +146,17 @@ def test_float64_module():
     m = nn.ConvTranspose2d(2, 2, 3, dtype=lucid.float64)
     assert m.weight.dtype == lucid.float64
     assert m(Tensor.randn(1, 2, 4, 4, dtype=lucid.float64)).dtype == lucid.float64
+
+
+def test_registration_errors():
+    m = nn.Module()
+    with pytest.raises(ValueError, match="parameter name 'a.b' must be a non-empty string without '.'"):
+        m.register_parameter("a.b", None)
+    with pytest.raises(TypeError, match="cannot register Tensor as parameter 'w' \\(a Parameter or None is expected\\)"):
+        m.register_parameter("w", lucid.zeros(1))
+    with pytest.raises(TypeError, match="cannot register int as module 'sub' \\(a Module or None is expected\\)"):
+        m.add_module("sub", 3)
+    m.add_module("sub", nn.ReLU())
+    m.register_parameter("w", nn.Parameter(lucid.zeros(2)))
+    assert [n for n, _ in m.named_parameters()] == ["w"]
+    assert isinstance(m.sub, nn.ReLU)

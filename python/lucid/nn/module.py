@@ -83,23 +83,22 @@ class Module:
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._modules))
 
+    def _register(self, registry, kind, cls, name, value):
+        if not isinstance(name, str) or "." in name or not name:
+            raise ValueError(f"{kind} name {name!r} must be a non-empty string without '.'")
+        if value is not None and not isinstance(value, cls):
+            raise TypeError(f"cannot register {type(value).__name__} as {kind} '{name}' "
+                            f"(a {cls.__name__} or None is expected)")
+        self.__dict__.pop(name, None)
+        self._registry(registry)[name] = value
+
     def register_parameter(self, name, param):
         """Registers ``param`` (a Parameter or None) under ``name``."""
-        if "." in name or not name:
-            raise ValueError(f"parameter name '{name}' must be non-empty and contain no '.'")
-        if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot register {type(param).__name__} as parameter '{name}' (a Parameter or None is expected)")
-        self.__dict__.pop(name, None)
-        self._registry("_parameters")[name] = param
+        self._register("_parameters", "parameter", Parameter, name, param)
 
     def add_module(self, name, module):
         """Registers ``module`` (a Module or None) under ``name``."""
-        if "." in name or not name:
-            raise ValueError(f"module name '{name}' must be non-empty and contain no '.'")
-        if module is not None and not isinstance(module, Module):
-            raise TypeError(f"{type(module).__name__} is not a Module")
-        self.__dict__.pop(name, None)
-        self._registry("_modules")[name] = module
+        self._register("_modules", "module", Module, name, module)
 
     # ---- calling ----
     def forward(self, *args, **kwargs):
