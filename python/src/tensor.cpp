@@ -137,7 +137,6 @@ integer arrays become float32 unless ``dtype`` says otherwise.
       .def("__rtruediv__", [](const Tensor& a, py::handle b) { return operand(b, a, "div") / a; }, py::is_operator())
       .def("__pow__", [](const Tensor& a, double p) { return lucid::pow(a, p); }, py::is_operator());
 
-  m.def("_shares_memory", [](const Tensor& a, const Tensor& b) { return a.raw_data() == b.raw_data(); });
   m.def("_copy_into", [](Tensor& dst, const Tensor& src) {
     // In-place copy for load_state_dict; shapes are checked by the caller.
     if (dst.shape() != src.shape())

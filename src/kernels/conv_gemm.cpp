@@ -289,7 +289,7 @@ namespace {
 // y[n, grp*cyg + co', o(i, tap)] (0 where o falls outside y).
 template <class T>
 void y_columns(const ConvGeom& g, const T* y, std::int64_t n, std::int64_t grp, std::int64_t row,
-               const std::vector<Segment>& segs, std::int64_t nc, T* dst_row) {
+               const std::vector<Segment>& segs, T* dst_row) {
   const std::int64_t K = g.taps(), cyg = g.cy_per_group();
   const std::int64_t co = row / K, kf = row % K;
   const std::int64_t k0 = kf / (g.k[1] * g.k[2]), k1 = (kf / g.k[2]) % g.k[1], k2 = kf % g.k[2];
@@ -297,7 +297,6 @@ void y_columns(const ConvGeom& g, const T* y, std::int64_t n, std::int64_t grp, 
   std::int64_t lo2, hi2;
   valid_inputs(g.x[2], g.y[2], g.s[2], g.pad[2], k2 * g.d[2], lo2, hi2);
   const std::int64_t sw = g.s[2], base2 = -g.pad[2] + k2 * g.d[2];
-  (void)nc;
   for (const Segment& s : segs) {
     T* dst = dst_row + s.j0;
     const std::int64_t len = s.c1 - s.c0;
@@ -335,7 +334,7 @@ void conv_gather_gemm(const ConvGeom& g, const T* y, const T* w, const T* bias, 
     std::vector<Segment>& segs = tls_segments;
     segments(g.x[1], g.x[2], p0, p1, segs);
     T* col = thread_scratch<T>(static_cast<std::size_t>(Kc * len), 0);
-    for (std::int64_t r = 0; r < Kc; ++r) y_columns(g, y, n, grp, r, segs, len, col + r * len);
+    for (std::int64_t r = 0; r < Kc; ++r) y_columns(g, y, n, grp, r, segs, col + r * len);
     T* out = x + (n * g.Cx + grp * cxg) * X + p0;
     if (bias)
       for (std::int64_t ci = 0; ci < cxg; ++ci) std::fill(out + ci * X, out + ci * X + len, bias[grp * cxg + ci]);
@@ -366,7 +365,7 @@ void conv_backward_gemm(const ConvGeom& g, const T* x, const T* w, const T* y, T
           std::vector<Segment>& segs = tls_segments;
           segments(g.x[1], g.x[2], p0, p1, segs);
 #pragma omp for schedule(static)
-          for (std::int64_t r = 0; r < Kc; ++r) y_columns(g, y, n, grp, r, segs, len, col + r * len);
+          for (std::int64_t r = 0; r < Kc; ++r) y_columns(g, y, n, grp, r, segs, col + r * len);
 #pragma omp for schedule(dynamic, 1)
           for (std::int64_t b = 0; b < tasks; ++b) {
             if (b < wtasks) {
@@ -407,7 +406,7 @@ void conv_backward_halves(const ConvGeom& g, const T* x, const T* w, const T* y,
       for (std::int64_t f = f0; f < f1;) {
         const std::int64_t n = f / X, p0 = f % X, len = std::min({nc, X - p0, f1 - f});
         segments(g.x[1], g.x[2], p0, p0 + len, segs);
-        for (std::int64_t r = 0; r < Kc; ++r) y_columns(g, y, n, grp, r, segs, len, col + r * len);
+        for (std::int64_t r = 0; r < Kc; ++r) y_columns(g, y, n, grp, r, segs, col + r * len);
         const T* xs = x + (n * g.Cx + grp * cxg) * X + p0;
         gemm_nt<T>(cxg, Kc, len, xs, X, col, len, T(1), acc + grp * cxg * Kc, Kc);
         if (gx) gemm_nn<T>(cxg, len, Kc, w + grp * cxg * Kc, Kc, col, len, T(0), gx + (n * g.Cx + grp * cxg) * X + p0, X);

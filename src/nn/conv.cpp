@@ -13,13 +13,8 @@ ConvNd<ND>::ConvNd(std::int64_t in_channels, std::int64_t out_channels, IntArg k
   detail::check_channels(fn, in_channels, out_channels, groups);
   kernel_size_ = detail::kernel_sizes(fn, kernel_size, ND);
   validate_conv_params(ND, params_, fn);
-  Shape wshape{out_channels, in_channels / groups};
-  double fan_in = static_cast<double>(in_channels / groups);
-  for (std::int64_t k : kernel_size_) {
-    wshape.push_back(k);
-    fan_in *= static_cast<double>(k);
-  }
-  detail::init_parameters(*this, weight, bias, wshape, fan_in, out_channels, has_bias, dtype);
+  detail::init_parameters(*this, weight, bias, out_channels, in_channels / groups, kernel_size_, out_channels,
+                          has_bias, dtype);
 }
 
 template <int ND>

@@ -28,8 +28,14 @@ std::vector<std::int64_t> kernel_sizes(const std::string& fn, const IntArg& kern
   return k;
 }
 
-void init_parameters(Module& m, Tensor& weight, Tensor& bias, const Shape& wshape, double fan_in,
-                     std::int64_t out_channels, bool has_bias, DType dtype) {
+void init_parameters(Module& m, Tensor& weight, Tensor& bias, std::int64_t lead, std::int64_t per_group,
+                     const std::vector<std::int64_t>& kernel, std::int64_t out_channels, bool has_bias, DType dtype) {
+  Shape wshape{lead, per_group};
+  double fan_in = static_cast<double>(per_group);
+  for (std::int64_t k : kernel) {
+    wshape.push_back(k);
+    fan_in *= static_cast<double>(k);
+  }
   weight = Tensor::empty(wshape, {.dtype = dtype});
   const double wb = std::sqrt(6.0 / fan_in);
   init::uniform_(weight, -wb, wb);

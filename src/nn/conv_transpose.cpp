@@ -15,13 +15,8 @@ ConvTransposeNd<ND>::ConvTransposeNd(std::int64_t in_channels, std::int64_t out_
   detail::check_channels(fn, in_channels, out_channels, groups);
   kernel_size_ = detail::kernel_sizes(fn, kernel_size, ND);
   validate_conv_transpose_params(ND, params_, fn);
-  Shape wshape{in_channels, out_channels / groups};
-  double fan_in = static_cast<double>(out_channels / groups);
-  for (std::int64_t k : kernel_size_) {
-    wshape.push_back(k);
-    fan_in *= static_cast<double>(k);
-  }
-  detail::init_parameters(*this, weight, bias, wshape, fan_in, out_channels, has_bias, dtype);
+  detail::init_parameters(*this, weight, bias, in_channels, out_channels / groups, kernel_size_, out_channels,
+                          has_bias, dtype);
 }
 
 template <int ND>
