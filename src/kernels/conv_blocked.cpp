@@ -1,11 +1,13 @@
 // A register-blocked direct kernel for the transposed-convolution forward,
 // phase by phase (conv_phases.h): a tile of MR output channels x NV vectors
 // of output positions accumulates in registers over (tap, input channel),
-// reading the input rows in place (masked loads at the edges), so there is no
-// column buffer and no product call. Compiled once per instruction set like
+// reading copies of the input rows it needs (zero-padded at the edges, a few
+// KB per output row), so there is no column buffer and no product call. Compiled once per instruction set like
 // conv_direct.cpp; the AVX2 code also serves AVX-512 machines.
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "conv_blocked.h"
 #include "conv_phases.h"
@@ -24,15 +26,15 @@ struct Vec<float> {
   static constexpr int W = 8;
   static V zero() { return _mm256_setzero_ps(); }
   static V load(const float* p) { return _mm256_loadu_ps(p); }
-  static V load_mask(const float* p, __m256i m) { return _mm256_maskload_ps(p, m); }
   static V bcast(const float* p) { return _mm256_broadcast_ss(p); }
   static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
-  // lanes j with lo <= j < hi set
-  static __m256i mask(int lo, int hi) {
-    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(lo - 1)),
-                            _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx));
+  static void stream(float* p, V v) { _mm256_stream_ps(p, v); }
+  // (a0 b0 a1 b1 ... a3 b3), (a4 b4 ... a7 b7)
+  static void interleave(V a, V b, V& lo, V& hi) {
+    const V l = _mm256_unpacklo_ps(a, b), h = _mm256_unpackhi_ps(a, b);
+    lo = _mm256_permute2f128_ps(l, h, 0x20);
+    hi = _mm256_permute2f128_ps(l, h, 0x31);
   }
 };
 template <>
@@ -41,22 +43,98 @@ struct Vec<double> {
   static constexpr int W = 4;
   static V zero() { return _mm256_setzero_pd(); }
   static V load(const double* p) { return _mm256_loadu_pd(p); }
-  static V load_mask(const double* p, __m256i m) { return _mm256_maskload_pd(p, m); }
   static V bcast(const double* p) { return _mm256_broadcast_sd(p); }
   static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
   static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
-  static __m256i mask(int lo, int hi) {
-    const __m256i idx = _mm256_setr_epi64x(0, 1, 2, 3);
-    return _mm256_and_si256(_mm256_cmpgt_epi64(idx, _mm256_set1_epi64x(lo - 1)),
-                            _mm256_cmpgt_epi64(_mm256_set1_epi64x(hi), idx));
+  static void stream(double* p, V v) { _mm256_stream_pd(p, v); }
+  static void interleave(V a, V b, V& lo, V& hi) {
+    const V l = _mm256_unpacklo_pd(a, b), h = _mm256_unpackhi_pd(a, b);
+    lo = _mm256_permute2f128_pd(l, h, 0x20);
+    hi = _mm256_permute2f128_pd(l, h, 0x31);
   }
 };
 
 struct Tap {
-  std::int64_t off0, off1, off2, kf;
+  std::int64_t rt;    // which input row (of the row phase's packed rows) it reads
+  std::int64_t off2;  // its offset along the last axis
+  std::int64_t kf;    // its flat index in the kernel
 };
 
+// Writes one output row from its phases along the last axis: phase p's
+// values for q = q0_p, q0_p + 1, ... lie contiguously at ph[p]. With stride 2
+// the two phases interleave (y[2j] from one, y[2j+1] from the other).
+// `stream`: the row is 32-byte aligned and a whole number of vectors long,
+// and bypasses the caches (outputs far larger than them).
+template <class T>
+void write_row(const ConvGeom& g, const std::vector<AxisPhase>& a2, const T* const* ph, T* yr, bool stream) {
+  using VT = Vec<T>;
+  constexpr int W = VT::W;
+  const std::int64_t s = g.s[2], Yw = g.y[2];
+  const auto put = [&](T* p, typename VT::V v) {
+    if (stream) VT::stream(p, v);
+    else VT::store(p, v);
+  };
+  std::int64_t o = 0;  // outputs written
+  if (s == 1) {
+    for (; o + W <= Yw; o += W) put(yr + o, VT::load(ph[0] + o));
+    for (; o < Yw; ++o) yr[o] = ph[0][o];
+    return;
+  }
+  if (s == 2) {
+    const std::int64_t first = g.pad[2] % 2;  // the phase of y[0]
+    const T* A = ph[first];
+    const T* B = ph[1 - first];
+    for (; o + 2 * W <= Yw; o += 2 * W) {
+      typename VT::V lo, hi;
+      VT::interleave(VT::load(A + o / 2), VT::load(B + o / 2), lo, hi);
+      put(yr + o, lo);
+      put(yr + o + W, hi);
+    }
+    for (; o < Yw; ++o) yr[o] = (o % 2 == 0 ? A : B)[o / 2];
+    return;
+  }
+  for (const AxisPhase& p : a2)
+    for (std::int64_t q = 0; q < p.Q; ++q) yr[p.o(p.q0 + q, s, g.pad[2])] = ph[p.r][q];
+}
+
+// One tile: MR output channels x NV vectors of positions from column c0,
+// summed over the nt taps (input rows xs[t], packed weights ws[t]) and the
+// input channels, started from the bias bv; stored at out + m * ld + c0.
+template <class T, int MR, int NV>
+void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t c0, std::int64_t cxg, std::int64_t L,
+          const typename Vec<T>::V* bv, T* out, std::int64_t ld) {
+  using VT = Vec<T>;
+  using V = typename VT::V;
+  V acc[MR][NV];
+  for (int m = 0; m < MR; ++m)
+    for (int v = 0; v < NV; ++v) acc[m][v] = bv[m];
+  for (std::int64_t t = 0; t < nt; ++t) {
+    const T* xr = xs[t] + c0;
+    const T* wt = ws[t];
+    for (std::int64_t ci = 0; ci < cxg; ++ci) {
+      const T* xc = xr + ci * L;
+      V xv[NV];
+      for (int v = 0; v < NV; ++v) xv[v] = VT::load(xc + v * VT::W);
+      const T* wc = wt + ci * MR;
+      for (int m = 0; m < MR; ++m) {
+        const V wv = VT::bcast(wc + m);
+        for (int v = 0; v < NV; ++v) acc[m][v] = VT::fma(wv, xv[v], acc[m][v]);
+      }
+    }
+  }
+  for (int m = 0; m < MR; ++m)
+    for (int v = 0; v < NV; ++v) VT::store(out + m * ld + c0 + v * VT::W, acc[m][v]);
+}
+
 // MR output channels x NV vectors of positions per tile.
+//
+// Work items are (sample, group, chunk of rows, block group): a block group is
+// as many MR-channel blocks as have packed weights (all taps) in about 64 KB.
+// An item walks its rows q = (qa, qb) and, for each, every row phase: the
+// input rows their taps read are copied, all channels, into contiguous
+// zero-padded slots (kept while the next row still needs them), so every
+// block, phase and tap reads them from cache with plain loads (input channels
+// a power of two apart would otherwise share cache sets).
 template <class T, int MR, int NV>
 void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   using VT = Vec<T>;
@@ -64,121 +142,188 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
   constexpr int NR = NV * VT::W;
   const std::vector<AxisPhase> ax[3] = {axis_phases(g, 0), axis_phases(g, 1), axis_phases(g, 2)};
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
-  const std::int64_t X = g.x_spatial(), Y = g.y_spatial(), Yw = g.y[2];
+  const std::int64_t X = g.x_spatial(), Y = g.y_spatial(), Yw = g.y[2], Xw = g.x[2];
   const std::int64_t coblocks = (cyg + MR - 1) / MR;
+  // The span of input columns any tile reads: [iw_lo, iw_lo + L).
+  std::int64_t iw_lo = 0, iw_hi = 0, stage = 0;
+  bool any = false;
+  for (const auto& a2 : ax[2]) {
+    const std::int64_t qn = (a2.Q + NR - 1) / NR * NR;
+    stage += qn;
+    if (a2.Q == 0) continue;
+    for (std::int64_t off : a2.off) {
+      const std::int64_t lo = a2.q0 - off, hi = a2.q0 + qn - off;
+      iw_lo = any ? std::min(iw_lo, lo) : lo;
+      iw_hi = any ? std::max(iw_hi, hi) : hi;
+      any = true;
+    }
+  }
+  const std::int64_t L = std::max<std::int64_t>(1, iw_hi - iw_lo);
+  const std::int64_t c_lo = std::clamp<std::int64_t>(-iw_lo, 0, L), c_hi = std::clamp<std::int64_t>(Xw - iw_lo, c_lo, L);
   // A row phase (phases along the first two axes) holds every phase along the
   // last axis, so that each output row is assembled whole and written once.
   struct WPhase {
     const AxisPhase* a2;
     std::vector<Tap> taps;
-    std::int64_t wofs;  // offset of its packed weights
+    std::int64_t wofs;  // offset of its packed weights within one block
+    std::int64_t sofs;  // offset of its staged values within one output row
   };
   struct RowPhase {
     const AxisPhase *a0, *a1;
     std::vector<WPhase> wph;
-    std::int64_t wsize;
+    std::int64_t rt0;  // its first input row among the slots of one output row
   };
   std::vector<RowPhase> rows;
+  std::int64_t wblock = 0, nslot = 0, QA = 0, QB = 0, ntap_max = 1;
   for (const auto& a0 : ax[0])
     for (const auto& a1 : ax[1]) {
       if (a0.Q * a1.Q == 0) continue;
-      RowPhase rp{&a0, &a1, {}, 0};
+      RowPhase rp{&a0, &a1, {}, nslot};
+      std::int64_t sofs = 0;
+      const std::int64_t n1 = static_cast<std::int64_t>(a1.k.size());
+      nslot += static_cast<std::int64_t>(a0.k.size()) * n1;
+      QA = std::max(QA, a0.Q);
+      QB = std::max(QB, a1.Q);
       for (const auto& a2 : ax[2]) {
-        if (a2.Q == 0) continue;
-        WPhase wp{&a2, {}, rp.wsize};
+        WPhase wp{&a2, {}, wblock, sofs};
+        sofs += (a2.Q + NR - 1) / NR * NR;
         for (std::size_t t0 = 0; t0 < a0.k.size(); ++t0)
           for (std::size_t t1 = 0; t1 < a1.k.size(); ++t1)
             for (std::size_t t2 = 0; t2 < a2.k.size(); ++t2)
-              wp.taps.push_back({a0.off[t0], a1.off[t1], a2.off[t2], (a0.k[t0] * g.k[1] + a1.k[t1]) * g.k[2] + a2.k[t2]});
-        rp.wsize += static_cast<std::int64_t>(wp.taps.size()) * cxg * MR;
+              wp.taps.push_back({rp.rt0 + static_cast<std::int64_t>(t0) * n1 + static_cast<std::int64_t>(t1), a2.off[t2],
+                                 (a0.k[t0] * g.k[1] + a1.k[t1]) * g.k[2] + a2.k[t2]});
+        wblock += static_cast<std::int64_t>(wp.taps.size()) * cxg * MR;
+        ntap_max = std::max(ntap_max, static_cast<std::int64_t>(wp.taps.size()));
         rp.wph.push_back(std::move(wp));
       }
       rows.push_back(std::move(rp));
     }
-  const std::int64_t nrp = static_cast<std::int64_t>(rows.size());
-  const std::int64_t items = g.N * g.groups * nrp * coblocks;
+  if (rows.empty() || g.N == 0) return;
+  wblock = std::max<std::int64_t>(wblock, 1);
+  // Packed weights of 16-64 KB per thread, about a twentieth of the result.
+  const double out_bytes = static_cast<double>(g.N * g.Cy * Y) * sizeof(T);
+  const std::int64_t wbudget = std::clamp<std::int64_t>(static_cast<std::int64_t>(out_bytes / 40), 16 << 10, 64 << 10);
+  const std::int64_t per_group = std::clamp<std::int64_t>(wbudget / (wblock * static_cast<std::int64_t>(sizeof(T))), 1, coblocks);
+  const std::int64_t bgroups = (coblocks + per_group - 1) / per_group;
+  // Enough items to balance two or more threads, each at least a few rows
+  // (each item packs its weights); one chunk when the call runs serially.
+  const std::int64_t base = g.N * g.groups * bgroups, nrows = QA * QB;
+  const std::int64_t chunks = g.worth_threads() ? std::clamp<std::int64_t>((32 + base - 1) / base, 1, std::max<std::int64_t>(1, nrows / 4)) : 1;
+  const std::int64_t items = base * chunks;
+  // Streaming stores for outputs far beyond the caches, when rows are aligned.
+  const bool stream = out_bytes > 64.0e6 && (Yw * sizeof(T)) % 32 == 0 &&
+                      reinterpret_cast<std::uintptr_t>(y) % 32 == 0;
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::int64_t it = 0; it < items; ++it) {
-    const std::int64_t cob = it % coblocks, ri = (it / coblocks) % nrp, grp = (it / (coblocks * nrp)) % g.groups,
-                       n = it / (coblocks * nrp * g.groups);
-    const RowPhase& rp = rows[static_cast<std::size_t>(ri)];
-    const AxisPhase &a0 = *rp.a0, &a1 = *rp.a1;
-    const std::int64_t co0 = cob * MR, mr = std::min<std::int64_t>(MR, cyg - co0);
-    // Packed weights [w-phase][tap][ci][MR] (zero-padded channels), then MR output rows.
-    T* wp = thread_scratch<T>(static_cast<std::size_t>(rp.wsize + MR * Yw + NR), 0);
-    T* rowbuf = wp + rp.wsize;
-    for (const WPhase& ph : rp.wph)
-      for (std::size_t t = 0; t < ph.taps.size(); ++t)
-        for (std::int64_t ci = 0; ci < cxg; ++ci)
-          for (int m = 0; m < MR; ++m)
-            wp[ph.wofs + (static_cast<std::int64_t>(t) * cxg + ci) * MR + m] =
-                m < mr ? w[((grp * cxg + ci) * cyg + co0 + m) * K + ph.taps[t].kf] : T(0);
-    T b[MR];
-    for (int m = 0; m < MR; ++m) b[m] = (bias && m < mr) ? bias[grp * cyg + co0 + m] : T(0);
+    const std::int64_t bg = it % bgroups, ch = (it / bgroups) % chunks, grp = (it / (bgroups * chunks)) % g.groups,
+                       n = it / (bgroups * chunks * g.groups);
+    const std::int64_t b0 = bg * per_group, nb = std::min(per_group, coblocks - b0);
+    // Scratch: packed weights [block][row phase][w-phase][tap][ci][MR]
+    // (zero-padded channels), MR staged rows, then the input slots [slot][ci][L].
+    T* wp = thread_scratch<T>(static_cast<std::size_t>(nb * wblock + MR * stage + nslot * cxg * L), 0);
+    T* st = wp + nb * wblock;
+    T* xp = st + MR * stage;
+    for (std::int64_t b = 0; b < nb; ++b) {
+      const std::int64_t co0 = (b0 + b) * MR, mr = std::min<std::int64_t>(MR, cyg - co0);
+      for (const RowPhase& rp : rows)
+        for (const WPhase& ph : rp.wph)
+          for (std::size_t t = 0; t < ph.taps.size(); ++t)
+            for (std::int64_t ci = 0; ci < cxg; ++ci)
+              for (int m = 0; m < MR; ++m)
+                wp[b * wblock + ph.wofs + (static_cast<std::int64_t>(t) * cxg + ci) * MR + m] =
+                    m < mr ? w[((grp * cxg + ci) * cyg + co0 + m) * K + ph.taps[t].kf] : T(0);
+    }
+    // slot_key[s]: the input row (id * X1 + ih) slot s holds, or -1; rt_slot[rt]: where row rt is, or -1.
+    std::vector<std::int64_t> slot_key(static_cast<std::size_t>(nslot), -1), rt_slot(static_cast<std::size_t>(nslot)),
+        want(static_cast<std::size_t>(nslot));
+    std::vector<const T*> phrow(static_cast<std::size_t>(g.s[2])), xs(static_cast<std::size_t>(ntap_max)),
+        ws(static_cast<std::size_t>(ntap_max));
     const T* xg = x + (n * g.Cx + grp * cxg) * X;
-    T out[MR][NR];
-    for (std::int64_t qa = 0; qa < a0.Q; ++qa)
-      for (std::int64_t qb = 0; qb < a1.Q; ++qb) {
-        for (const WPhase& ph : rp.wph) {
-          const AxisPhase& a2 = *ph.a2;
-          const std::int64_t nt = static_cast<std::int64_t>(ph.taps.size());
-          for (std::int64_t c0 = 0; c0 < a2.Q; c0 += NR) {
-            const int ncol = static_cast<int>(std::min<std::int64_t>(NR, a2.Q - c0));
-            V acc[MR][NV];
-            for (int m = 0; m < MR; ++m)
-              for (int v = 0; v < NV; ++v) acc[m][v] = VT::zero();
+    const std::int64_t r0 = nrows * ch / chunks, r1 = nrows * (ch + 1) / chunks;
+    for (std::int64_t row = r0; row < r1; ++row) {
+      const std::int64_t qa = row / QB, qb = row % QB;
+      // The input rows of this output row's taps, over every row phase.
+      for (const RowPhase& rp : rows) {
+        const AxisPhase &a0 = *rp.a0, &a1 = *rp.a1;
+        const std::int64_t n1 = static_cast<std::int64_t>(a1.k.size()), nrt = static_cast<std::int64_t>(a0.k.size()) * n1;
+        for (std::int64_t r = 0; r < nrt; ++r) {
+          const std::int64_t id = a0.q0 + qa - a0.off[static_cast<std::size_t>(r / n1)];
+          const std::int64_t ih = a1.q0 + qb - a1.off[static_cast<std::size_t>(r % n1)];
+          const bool ok = qa < a0.Q && qb < a1.Q && id >= 0 && id < g.x[0] && ih >= 0 && ih < g.x[1];
+          want[static_cast<std::size_t>(rp.rt0 + r)] = ok ? id * g.x[1] + ih : -1;
+        }
+      }
+      // Keep the slots still wanted; pack the missing rows into the others.
+      std::vector<char> keep(static_cast<std::size_t>(nslot), 0);
+      for (std::int64_t r = 0; r < nslot; ++r) {
+        rt_slot[static_cast<std::size_t>(r)] = -1;
+        if (want[static_cast<std::size_t>(r)] < 0) continue;
+        for (std::int64_t s = 0; s < nslot; ++s)
+          if (slot_key[static_cast<std::size_t>(s)] == want[static_cast<std::size_t>(r)]) {
+            rt_slot[static_cast<std::size_t>(r)] = s;
+            keep[static_cast<std::size_t>(s)] = 1;
+            break;
+          }
+      }
+      std::int64_t free_slot = 0;
+      for (std::int64_t r = 0; r < nslot; ++r) {
+        const std::int64_t key = want[static_cast<std::size_t>(r)];
+        if (key < 0 || rt_slot[static_cast<std::size_t>(r)] >= 0) continue;
+        while (keep[static_cast<std::size_t>(free_slot)]) ++free_slot;
+        const std::int64_t s = free_slot;
+        keep[static_cast<std::size_t>(s)] = 1;
+        slot_key[static_cast<std::size_t>(s)] = key;
+        for (std::int64_t r2 = r; r2 < nslot; ++r2)
+          if (want[static_cast<std::size_t>(r2)] == key) rt_slot[static_cast<std::size_t>(r2)] = s;
+        const T* src = xg + key * Xw + iw_lo;
+        for (std::int64_t ci = 0; ci < cxg; ++ci) {
+          T* dst = xp + (s * cxg + ci) * L;
+          std::fill(dst, dst + c_lo, T(0));
+          std::memcpy(dst + c_lo, src + ci * X + c_lo, static_cast<std::size_t>(c_hi - c_lo) * sizeof(T));
+          std::fill(dst + c_hi, dst + L, T(0));
+          // the next input row is likely wanted next: start fetching it
+          if (key + 1 < g.x[0] * g.x[1])
+            for (std::int64_t c = c_lo; c < c_hi; c += 64 / static_cast<std::int64_t>(sizeof(T)))
+              _mm_prefetch(reinterpret_cast<const char*>(src + ci * X + Xw + c), _MM_HINT_T0);
+        }
+      }
+      for (const RowPhase& rp : rows) {
+        const AxisPhase &a0 = *rp.a0, &a1 = *rp.a1;
+        if (qa >= a0.Q || qb >= a1.Q) continue;
+        const std::int64_t od = a0.o(a0.q0 + qa, g.s[0], g.pad[0]), oh = a1.o(a1.q0 + qb, g.s[1], g.pad[1]);
+        for (std::int64_t b = 0; b < nb; ++b) {
+          const std::int64_t co0 = (b0 + b) * MR, mr = std::min<std::int64_t>(MR, cyg - co0);
+          V bv[MR];
+          for (int m = 0; m < MR; ++m) {
+            const T bm = (bias && m < mr) ? bias[grp * cyg + co0 + m] : T(0);
+            bv[m] = VT::bcast(&bm);
+          }
+          for (const WPhase& ph : rp.wph) {
+            const AxisPhase& a2 = *ph.a2;
+            const std::int64_t nt = static_cast<std::int64_t>(ph.taps.size());
+            std::int64_t nl = 0;  // the live taps: where their input row and weights are
             for (std::int64_t t = 0; t < nt; ++t) {
               const Tap& tp = ph.taps[static_cast<std::size_t>(t)];
-              const std::int64_t id = a0.q0 + qa - tp.off0, ih = a1.q0 + qb - tp.off1;
-              if (id < 0 || id >= g.x[0] || ih < 0 || ih >= g.x[1]) continue;
-              // columns c of the tile read iw = q0 + c0 + c - off2; valid where 0 <= iw < Xw
-              const std::int64_t iw0 = a2.q0 + c0 - tp.off2;
-              const int lo = static_cast<int>(std::clamp<std::int64_t>(-iw0, 0, ncol));
-              const int hi = static_cast<int>(std::clamp<std::int64_t>(g.x[2] - iw0, lo, ncol));
-              if (hi <= lo) continue;
-              const T* xr = xg + (id * g.x[1] + ih) * g.x[2] + iw0;
-              const T* wt = wp + ph.wofs + t * cxg * MR;
-              if (lo == 0 && hi == NR) {
-                for (std::int64_t ci = 0; ci < cxg; ++ci) {
-                  const T* xc = xr + ci * X;
-                  V xv[NV];
-                  for (int v = 0; v < NV; ++v) xv[v] = VT::load(xc + v * VT::W);
-                  const T* wc = wt + ci * MR;
-                  for (int m = 0; m < MR; ++m) {
-                    const V wv = VT::bcast(wc + m);
-                    for (int v = 0; v < NV; ++v) acc[m][v] = VT::fma(wv, xv[v], acc[m][v]);
-                  }
-                }
-              } else {
-                __m256i mk[NV];
-                for (int v = 0; v < NV; ++v) mk[v] = VT::mask(lo - v * VT::W, hi - v * VT::W);
-                for (std::int64_t ci = 0; ci < cxg; ++ci) {
-                  const T* xc = xr + ci * X;
-                  V xv[NV];
-                  for (int v = 0; v < NV; ++v) xv[v] = VT::load_mask(xc + v * VT::W, mk[v]);
-                  const T* wc = wt + ci * MR;
-                  for (int m = 0; m < MR; ++m) {
-                    const V wv = VT::bcast(wc + m);
-                    for (int v = 0; v < NV; ++v) acc[m][v] = VT::fma(wv, xv[v], acc[m][v]);
-                  }
-                }
-              }
+              const std::int64_t sl = rt_slot[static_cast<std::size_t>(tp.rt)];
+              if (sl < 0) continue;
+              // column c reads iw = q0 + c - off2, packed at iw - iw_lo
+              xs[static_cast<std::size_t>(nl)] = xp + sl * cxg * L + (a2.q0 - tp.off2 - iw_lo);
+              ws[static_cast<std::size_t>(nl++)] = wp + b * wblock + ph.wofs + t * cxg * MR;
             }
-            for (int m = 0; m < MR; ++m)
-              for (int v = 0; v < NV; ++v) VT::store(out[m] + v * VT::W, acc[m][v]);
-            const std::int64_t sw = g.s[2];
-            const std::int64_t ow0 = a2.o(a2.q0 + c0, sw, g.pad[2]);
-            for (int m = 0; m < mr; ++m) {
-              T* rr = rowbuf + m * Yw + ow0;
-              for (int c = 0; c < ncol; ++c) rr[c * sw] = out[m][c] + b[m];
-            }
+            T* out = st + ph.sofs;
+            std::int64_t c0 = 0;
+            for (; c0 + VT::W < a2.Q; c0 += NR) tile<T, MR, NV>(xs.data(), ws.data(), nl, c0, cxg, L, bv, out, stage);
+            // a last tile of one vector or less
+            if (c0 < a2.Q) tile<T, MR, 1>(xs.data(), ws.data(), nl, c0, cxg, L, bv, out, stage);
+          }
+          for (int m = 0; m < mr; ++m) {
+            for (const WPhase& ph : rp.wph) phrow[static_cast<std::size_t>(ph.a2->r)] = st + m * stage + ph.sofs;
+            write_row(g, ax[2], phrow.data(), y + (n * g.Cy + grp * cyg + co0 + m) * Y + (od * g.y[1] + oh) * Yw, stream);
           }
         }
-        const std::int64_t od = a0.o(a0.q0 + qa, g.s[0], g.pad[0]), oh = a1.o(a1.q0 + qb, g.s[1], g.pad[1]);
-        for (int m = 0; m < mr; ++m)
-          std::memcpy(y + (n * g.Cy + grp * cyg + co0 + m) * Y + (od * g.y[1] + oh) * Yw, rowbuf + m * Yw,
-                      static_cast<std::size_t>(Yw) * sizeof(T));
       }
+    }
+    if (stream) _mm_sfence();
   }
 }
 
@@ -192,7 +337,8 @@ void conv_scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bi
   const bool short_rows = (g.y[2] + g.s[2] - 1) / g.s[2] <= Vec<T>::W;
   if (cyg <= 2) return short_rows ? scatter_tiles<T, 2, 1>(g, x, w, bias, y) : scatter_tiles<T, 2, 2>(g, x, w, bias, y);
   if (cyg <= 4) return short_rows ? scatter_tiles<T, 4, 1>(g, x, w, bias, y) : scatter_tiles<T, 4, 2>(g, x, w, bias, y);
-  return short_rows ? scatter_tiles<T, 6, 1>(g, x, w, bias, y) : scatter_tiles<T, 6, 2>(g, x, w, bias, y);
+  if (short_rows) return scatter_tiles<T, 6, 1>(g, x, w, bias, y);
+  return scatter_tiles<T, 6, 2>(g, x, w, bias, y);
 }
 
 }  // namespace lucid::kernels::LUCID_ISA
