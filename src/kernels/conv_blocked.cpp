@@ -128,9 +128,9 @@ void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t 
 
 // MR output channels x NV vectors of positions per tile.
 //
-// Work items are (sample, group, chunk of rows, block group): a block group is
-// as many MR-channel blocks as have packed weights (all taps) in about 64 KB.
-// An item walks its rows q = (qa, qb) and, for each, every row phase: the
+// Work items are (group, chunk of rows, block group): a block group is as
+// many MR-channel blocks as have packed weights (all taps) in 16-64 KB. An
+// item walks its rows (sample, qa, qb) and, for each, every row phase: the
 // input rows their taps read are copied, all channels, into contiguous
 // zero-padded slots (kept while the next row still needs them), so every
 // block, phase and tap reads them from cache with plain loads (input channels
@@ -207,7 +207,8 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
   const std::int64_t bgroups = (coblocks + per_group - 1) / per_group;
   // Enough items to balance two or more threads, each at least a few rows
   // (each item packs its weights); one chunk when the call runs serially.
-  const std::int64_t base = g.N * g.groups * bgroups, nrows = QA * QB;
+  const std::int64_t plane = g.x[0] * g.x[1];  // input rows per channel
+  const std::int64_t base = g.groups * bgroups, nrows = g.N * QA * QB;
   const std::int64_t chunks = g.worth_threads() ? std::clamp<std::int64_t>((32 + base - 1) / base, 1, std::max<std::int64_t>(1, nrows / 4)) : 1;
   const std::int64_t items = base * chunks;
   // Streaming stores for outputs far beyond the caches, when rows are aligned.
@@ -215,8 +216,7 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
                       reinterpret_cast<std::uintptr_t>(y) % 32 == 0;
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::int64_t it = 0; it < items; ++it) {
-    const std::int64_t bg = it % bgroups, ch = (it / bgroups) % chunks, grp = (it / (bgroups * chunks)) % g.groups,
-                       n = it / (bgroups * chunks * g.groups);
+    const std::int64_t bg = it % bgroups, ch = (it / bgroups) % chunks, grp = it / (bgroups * chunks);
     const std::int64_t b0 = bg * per_group, nb = std::min(per_group, coblocks - b0);
     // Scratch: packed weights [block][row phase][w-phase][tap][ci][MR]
     // (zero-padded channels), MR staged rows, then the input slots [slot][ci][L].
@@ -233,15 +233,16 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
                 wp[b * wblock + ph.wofs + (static_cast<std::int64_t>(t) * cxg + ci) * MR + m] =
                     m < mr ? w[((grp * cxg + ci) * cyg + co0 + m) * K + ph.taps[t].kf] : T(0);
     }
-    // slot_key[s]: the input row (id * X1 + ih) slot s holds, or -1; rt_slot[rt]: where row rt is, or -1.
+    // slot_key[s]: the input row (n * X0 + id) * X1 + ih slot s holds, or -1;
+    // rt_slot[rt]: where row rt is, or -1.
     std::vector<std::int64_t> slot_key(static_cast<std::size_t>(nslot), -1), rt_slot(static_cast<std::size_t>(nslot)),
         want(static_cast<std::size_t>(nslot));
     std::vector<const T*> phrow(static_cast<std::size_t>(g.s[2])), xs(static_cast<std::size_t>(ntap_max)),
         ws(static_cast<std::size_t>(ntap_max));
-    const T* xg = x + (n * g.Cx + grp * cxg) * X;
     const std::int64_t r0 = nrows * ch / chunks, r1 = nrows * (ch + 1) / chunks;
     for (std::int64_t row = r0; row < r1; ++row) {
-      const std::int64_t qa = row / QB, qb = row % QB;
+      // rows run over (sample, qa, qb): each item's packed weights serve every sample
+      const std::int64_t n = row / (QA * QB), qa = row / QB % QA, qb = row % QB;
       // The input rows of this output row's taps, over every row phase.
       for (const RowPhase& rp : rows) {
         const AxisPhase &a0 = *rp.a0, &a1 = *rp.a1;
@@ -250,7 +251,7 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
           const std::int64_t id = a0.q0 + qa - a0.off[static_cast<std::size_t>(r / n1)];
           const std::int64_t ih = a1.q0 + qb - a1.off[static_cast<std::size_t>(r % n1)];
           const bool ok = qa < a0.Q && qb < a1.Q && id >= 0 && id < g.x[0] && ih >= 0 && ih < g.x[1];
-          want[static_cast<std::size_t>(rp.rt0 + r)] = ok ? id * g.x[1] + ih : -1;
+          want[static_cast<std::size_t>(rp.rt0 + r)] = ok ? n * plane + id * g.x[1] + ih : -1;
         }
       }
       // Keep the slots still wanted; pack the missing rows into the others.
@@ -275,14 +276,14 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
         slot_key[static_cast<std::size_t>(s)] = key;
         for (std::int64_t r2 = r; r2 < nslot; ++r2)
           if (want[static_cast<std::size_t>(r2)] == key) rt_slot[static_cast<std::size_t>(r2)] = s;
-        const T* src = xg + key * Xw + iw_lo;
+        const T* src = x + ((key / plane) * g.Cx + grp * cxg) * X + (key % plane) * Xw + iw_lo;
         for (std::int64_t ci = 0; ci < cxg; ++ci) {
           T* dst = xp + (s * cxg + ci) * L;
           std::fill(dst, dst + c_lo, T(0));
           std::memcpy(dst + c_lo, src + ci * X + c_lo, static_cast<std::size_t>(c_hi - c_lo) * sizeof(T));
           std::fill(dst + c_hi, dst + L, T(0));
           // the next input row is likely wanted next: start fetching it
-          if (key + 1 < g.x[0] * g.x[1])
+          if (key % plane + 1 < plane)
             for (std::int64_t c = c_lo; c < c_hi; c += 64 / static_cast<std::int64_t>(sizeof(T)))
               _mm_prefetch(reinterpret_cast<const char*>(src + ci * X + Xw + c), _MM_HINT_T0);
         }
