@@ -311,6 +311,10 @@ void y_columns(const ConvGeom& g, const T* y, std::int64_t n, std::int64_t grp, 
     std::fill(dst, dst + (lo - s.c0), T(0));
     if (sw == 1) {
       std::memcpy(dst + (lo - s.c0), src + lo + base2, static_cast<std::size_t>(hi - lo) * sizeof(T));
+    } else if (sw == 2) {  // a constant stride the compiler vectorises
+      const T* sp = src + lo * 2 + base2;
+      T* dp = dst + (lo - s.c0);
+      for (std::int64_t c = 0; c < hi - lo; ++c) dp[c] = sp[2 * c];
     } else {
       for (std::int64_t c = lo; c < hi; ++c) dst[c - s.c0] = src[c * sw + base2];
     }
