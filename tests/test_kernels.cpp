@@ -169,6 +169,46 @@ TEST(Kernels, DirectMatchesReferenceInEveryInstructionSet) {
   }
 }
 
+// Rows whose length suits 4 x 3 tiles better than 6 x 2 (24, 48 positions,
+// channel counts 6 does not divide), and ones that suit 6 x 2, in every
+// instruction set the CPU has.
+TEST(Kernels, BlockedForwardTileShapes) {
+  struct Shape {
+    std::int64_t cx, cy, len, k, s, d;
+  };
+  const Shape shapes[] = {{5, 10, 22, 3, 1, 1}, {3, 20, 44, 5, 1, 1}, {4, 32, 20, 3, 1, 2}, {6, 32, 30, 3, 1, 1},
+                          {7, 14, 24, 2, 2, 1}};
+  std::mt19937 rng(90);
+  for (const Shape& sh : shapes) {
+    ConvGeom g;
+    g.N = 2;
+    g.Cx = sh.cx;
+    g.Cy = sh.cy;
+    g.x[0] = 2;
+    g.x[1] = 3;
+    g.x[2] = sh.len;
+    for (int a = 0; a < 3; ++a) {
+      g.k[a] = sh.k;
+      g.s[a] = sh.s;
+      g.d[a] = sh.d;
+      g.y[a] = (g.x[a] - 1) * sh.s + sh.d * (sh.k - 1) + 1;
+    }
+    auto x = rand_vec<float>(static_cast<std::size_t>(g.N * g.Cx * g.x_spatial()), rng);
+    auto w = rand_vec<float>(static_cast<std::size_t>(g.Cx * g.Cy * g.taps()), rng);
+    auto b = rand_vec<float>(static_cast<std::size_t>(g.Cy), rng);
+    std::vector<float> want(static_cast<std::size_t>(g.N * g.Cy * g.y_spatial()));
+    k::conv_scatter_reference<float>(g, x.data(), w.data(), b.data(), want.data());
+    const char* isas[2] = {"avx2", "avx512"};
+    for (int i = 0; i < 2; ++i) {
+      if (!cpu_has(isas[i])) continue;
+      std::vector<float> got(want.size(), 7.0f);
+      (i == 0 ? k::avx2::conv_scatter_blocked<float> : k::avx512::conv_scatter_blocked<float>)(g, x.data(), w.data(),
+                                                                                             b.data(), got.data());
+      EXPECT_LE(rel_err(got, want), 2e-6) << isas[i] << " Cy " << sh.cy << " row " << sh.len;
+    }
+  }
+}
+
 // An output far larger than the caches is written with streaming stores.
 TEST(Kernels, BlockedForwardStreamsLargeOutputs) {
   ConvGeom g;

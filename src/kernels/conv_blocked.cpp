@@ -330,8 +330,26 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
 
 }  // namespace
 
+// Issue slots a tile shape spends per useful multiply-add vector: padded
+// channels, padded positions, and the last tile of a row (one vector of
+// MR accumulators, which runs at MR/8 of the rate when MR < 8).
+template <class T>
+double tile_cost(const ConvGeom& g, int MR, int NV) {
+  const std::int64_t W = Vec<T>::W, NR = NV * W, cyg = g.cy_per_group();
+  double slots = 0, useful = 0;
+  for (const AxisPhase& p : axis_phases(g, 2)) {
+    std::int64_t c0 = 0;
+    for (; c0 + W < p.Q; c0 += NR) slots += NV;
+    if (c0 < p.Q) slots += 8.0 / MR;
+    useful += static_cast<double>(p.Q) / W;
+  }
+  return slots * static_cast<double>((cyg + MR - 1) / MR * MR) / (useful * static_cast<double>(cyg));
+}
+
 // Tiles sized to the problem: as many channels as there are (up to 6), one
-// vector of positions when the phase rows are that short.
+// vector of positions when the phase rows are that short; otherwise 6 x 2
+// vectors, or 4 x 3 where that wastes clearly less (rows of 24, 48, ...;
+// channel counts that 6 does not divide).
 template <class T>
 void conv_scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   const std::int64_t cyg = g.cy_per_group();
@@ -339,6 +357,7 @@ void conv_scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bi
   if (cyg <= 2) return short_rows ? scatter_tiles<T, 2, 1>(g, x, w, bias, y) : scatter_tiles<T, 2, 2>(g, x, w, bias, y);
   if (cyg <= 4) return short_rows ? scatter_tiles<T, 4, 1>(g, x, w, bias, y) : scatter_tiles<T, 4, 2>(g, x, w, bias, y);
   if (short_rows) return scatter_tiles<T, 6, 1>(g, x, w, bias, y);
+  if (tile_cost<T>(g, 4, 3) < 0.9 * tile_cost<T>(g, 6, 2)) return scatter_tiles<T, 4, 3>(g, x, w, bias, y);
   return scatter_tiles<T, 6, 2>(g, x, w, bias, y);
 }
 
