@@ -130,9 +130,12 @@ namespace k = lucid::kernels;
 const Impl kGemm = LUCID_IMPL("gemm", k::conv_scatter_gemm, k::conv_gather_gemm, k::conv_weight_grad_gemm);
 const Impl kTaps = LUCID_IMPL("taps", k::conv_scatter_taps, k::conv_gather_gemm, k::conv_weight_grad_gemm);
 const Impl kBlocked[3] = {
-    LUCID_IMPL("blocked base", k::base::conv_scatter_blocked, k::conv_gather_gemm, k::conv_weight_grad_gemm),
-    LUCID_IMPL("blocked avx2", k::avx2::conv_scatter_blocked, k::conv_gather_gemm, k::conv_weight_grad_gemm),
-    LUCID_IMPL("blocked avx512", k::avx512::conv_scatter_blocked, k::conv_gather_gemm, k::conv_weight_grad_gemm)};
+    LUCID_IMPL("blocked base", k::base::conv_scatter_blocked, k::base::conv_gather_blocked,
+               k::base::conv_weight_grad_blocked),
+    LUCID_IMPL("blocked avx2", k::avx2::conv_scatter_blocked, k::avx2::conv_gather_blocked,
+               k::avx2::conv_weight_grad_blocked),
+    LUCID_IMPL("blocked avx512", k::avx512::conv_scatter_blocked, k::avx512::conv_gather_blocked,
+               k::avx512::conv_weight_grad_blocked)};
 const Impl kDispatch = LUCID_IMPL("dispatch", k::conv_scatter, k::conv_gather, k::conv_weight_grad);
 const Impl kDirect[3] = {
     LUCID_IMPL("direct base", k::base::conv_scatter_direct, k::base::conv_gather_direct,

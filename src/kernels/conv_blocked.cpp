@@ -13,46 +13,10 @@
 #include "conv_phases.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
+#include "blocked_tile.h"
 
 namespace lucid::kernels::LUCID_ISA {
 namespace {
-
-template <class T>
-struct Vec;
-template <>
-struct Vec<float> {
-  using V = __m256;
-  static constexpr int W = 8;
-  static V zero() { return _mm256_setzero_ps(); }
-  static V load(const float* p) { return _mm256_loadu_ps(p); }
-  static V bcast(const float* p) { return _mm256_broadcast_ss(p); }
-  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
-  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
-  static void stream(float* p, V v) { _mm256_stream_ps(p, v); }
-  // (a0 b0 a1 b1 ... a3 b3), (a4 b4 ... a7 b7)
-  static void interleave(V a, V b, V& lo, V& hi) {
-    const V l = _mm256_unpacklo_ps(a, b), h = _mm256_unpackhi_ps(a, b);
-    lo = _mm256_permute2f128_ps(l, h, 0x20);
-    hi = _mm256_permute2f128_ps(l, h, 0x31);
-  }
-};
-template <>
-struct Vec<double> {
-  using V = __m256d;
-  static constexpr int W = 4;
-  static V zero() { return _mm256_setzero_pd(); }
-  static V load(const double* p) { return _mm256_loadu_pd(p); }
-  static V bcast(const double* p) { return _mm256_broadcast_sd(p); }
-  static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
-  static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
-  static void stream(double* p, V v) { _mm256_stream_pd(p, v); }
-  static void interleave(V a, V b, V& lo, V& hi) {
-    const V l = _mm256_unpacklo_pd(a, b), h = _mm256_unpackhi_pd(a, b);
-    lo = _mm256_permute2f128_pd(l, h, 0x20);
-    hi = _mm256_permute2f128_pd(l, h, 0x31);
-  }
-};
 
 struct Tap {
   std::int64_t rt;    // which input row (of the row phase's packed rows) it reads
@@ -95,35 +59,6 @@ void write_row(const ConvGeom& g, const std::vector<AxisPhase>& a2, const T* con
   }
   for (const AxisPhase& p : a2)
     for (std::int64_t q = 0; q < p.Q; ++q) yr[p.o(p.q0 + q, s, g.pad[2])] = ph[p.r][q];
-}
-
-// One tile: MR output channels x NV vectors of positions from column c0,
-// summed over the nt taps (input rows xs[t], packed weights ws[t]) and the
-// input channels, started from the bias bv; stored at out + m * ld + c0.
-template <class T, int MR, int NV>
-void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t c0, std::int64_t cxg, std::int64_t L,
-          const typename Vec<T>::V* bv, T* out, std::int64_t ld) {
-  using VT = Vec<T>;
-  using V = typename VT::V;
-  V acc[MR][NV];
-  for (int m = 0; m < MR; ++m)
-    for (int v = 0; v < NV; ++v) acc[m][v] = bv[m];
-  for (std::int64_t t = 0; t < nt; ++t) {
-    const T* xr = xs[t] + c0;
-    const T* wt = ws[t];
-    for (std::int64_t ci = 0; ci < cxg; ++ci) {
-      const T* xc = xr + ci * L;
-      V xv[NV];
-      for (int v = 0; v < NV; ++v) xv[v] = VT::load(xc + v * VT::W);
-      const T* wc = wt + ci * MR;
-      for (int m = 0; m < MR; ++m) {
-        const V wv = VT::bcast(wc + m);
-        for (int v = 0; v < NV; ++v) acc[m][v] = VT::fma(wv, xv[v], acc[m][v]);
-      }
-    }
-  }
-  for (int m = 0; m < MR; ++m)
-    for (int v = 0; v < NV; ++v) VT::store(out + m * ld + c0 + v * VT::W, acc[m][v]);
 }
 
 // MR output channels x NV vectors of positions per tile.
@@ -200,17 +135,11 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
     }
   if (rows.empty() || g.N == 0) return;
   wblock = std::max<std::int64_t>(wblock, 1);
-  // Packed weights of 16-64 KB per thread, about a twentieth of the result.
   const double out_bytes = static_cast<double>(g.N * g.Cy * Y) * sizeof(T);
-  const std::int64_t wbudget = std::clamp<std::int64_t>(static_cast<std::int64_t>(out_bytes / 40), 16 << 10, 64 << 10);
-  const std::int64_t per_group = std::clamp<std::int64_t>(wbudget / (wblock * static_cast<std::int64_t>(sizeof(T))), 1, coblocks);
-  const std::int64_t bgroups = (coblocks + per_group - 1) / per_group;
-  // Enough items to balance two or more threads, each at least a few rows
-  // (each item packs its weights); one chunk when the call runs serially.
   const std::int64_t plane = g.x[0] * g.x[1];  // input rows per channel
-  const std::int64_t base = g.groups * bgroups, nrows = g.N * QA * QB;
-  const std::int64_t chunks = g.worth_threads() ? std::clamp<std::int64_t>((32 + base - 1) / base, 1, std::max<std::int64_t>(1, nrows / 4)) : 1;
-  const std::int64_t items = base * chunks;
+  const std::int64_t nrows = g.N * QA * QB;
+  const BlockedSplit sp(g, coblocks, wblock * static_cast<std::int64_t>(sizeof(T)), out_bytes, nrows);
+  const std::int64_t per_group = sp.per_group, bgroups = sp.bgroups, chunks = sp.chunks, items = sp.items;
   // Streaming stores for outputs far beyond the caches, when rows are aligned.
   const bool stream = out_bytes > 64.0e6 && (Yw * sizeof(T)) % 32 == 0 &&
                       reinterpret_cast<std::uintptr_t>(y) % 32 == 0;
@@ -233,10 +162,7 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
                 wp[b * wblock + ph.wofs + (static_cast<std::int64_t>(t) * cxg + ci) * MR + m] =
                     m < mr ? w[((grp * cxg + ci) * cyg + co0 + m) * K + ph.taps[t].kf] : T(0);
     }
-    // slot_key[s]: the input row (n * X0 + id) * X1 + ih slot s holds, or -1;
-    // rt_slot[rt]: where row rt is, or -1.
-    std::vector<std::int64_t> slot_key(static_cast<std::size_t>(nslot), -1), rt_slot(static_cast<std::size_t>(nslot)),
-        want(static_cast<std::size_t>(nslot));
+    RowSlots slots(nslot);  // input rows (n * X0 + id) * X1 + ih
     std::vector<const T*> phrow(static_cast<std::size_t>(g.s[2])), xs(static_cast<std::size_t>(ntap_max)),
         ws(static_cast<std::size_t>(ntap_max));
     const std::int64_t r0 = nrows * ch / chunks, r1 = nrows * (ch + 1) / chunks;
@@ -251,34 +177,13 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
           const std::int64_t id = a0.q0 + qa - a0.off[static_cast<std::size_t>(r / n1)];
           const std::int64_t ih = a1.q0 + qb - a1.off[static_cast<std::size_t>(r % n1)];
           const bool ok = qa < a0.Q && qb < a1.Q && id >= 0 && id < g.x[0] && ih >= 0 && ih < g.x[1];
-          want[static_cast<std::size_t>(rp.rt0 + r)] = ok ? n * plane + id * g.x[1] + ih : -1;
+          slots.want[static_cast<std::size_t>(rp.rt0 + r)] = ok ? n * plane + id * g.x[1] + ih : -1;
         }
       }
-      // Keep the slots still wanted; pack the missing rows into the others.
-      std::vector<char> keep(static_cast<std::size_t>(nslot), 0);
-      for (std::int64_t r = 0; r < nslot; ++r) {
-        rt_slot[static_cast<std::size_t>(r)] = -1;
-        if (want[static_cast<std::size_t>(r)] < 0) continue;
-        for (std::int64_t s = 0; s < nslot; ++s)
-          if (slot_key[static_cast<std::size_t>(s)] == want[static_cast<std::size_t>(r)]) {
-            rt_slot[static_cast<std::size_t>(r)] = s;
-            keep[static_cast<std::size_t>(s)] = 1;
-            break;
-          }
-      }
-      std::int64_t free_slot = 0;
-      for (std::int64_t r = 0; r < nslot; ++r) {
-        const std::int64_t key = want[static_cast<std::size_t>(r)];
-        if (key < 0 || rt_slot[static_cast<std::size_t>(r)] >= 0) continue;
-        while (keep[static_cast<std::size_t>(free_slot)]) ++free_slot;
-        const std::int64_t s = free_slot;
-        keep[static_cast<std::size_t>(s)] = 1;
-        slot_key[static_cast<std::size_t>(s)] = key;
-        for (std::int64_t r2 = r; r2 < nslot; ++r2)
-          if (want[static_cast<std::size_t>(r2)] == key) rt_slot[static_cast<std::size_t>(r2)] = s;
+      slots.assign([&](std::int64_t sl, std::int64_t key) {
         const T* src = x + ((key / plane) * g.Cx + grp * cxg) * X + (key % plane) * Xw + iw_lo;
         for (std::int64_t ci = 0; ci < cxg; ++ci) {
-          T* dst = xp + (s * cxg + ci) * L;
+          T* dst = xp + (sl * cxg + ci) * L;
           std::fill(dst, dst + c_lo, T(0));
           std::memcpy(dst + c_lo, src + ci * X + c_lo, static_cast<std::size_t>(c_hi - c_lo) * sizeof(T));
           std::fill(dst + c_hi, dst + L, T(0));
@@ -287,7 +192,7 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
             for (std::int64_t c = c_lo; c < c_hi; c += 64 / static_cast<std::int64_t>(sizeof(T)))
               _mm_prefetch(reinterpret_cast<const char*>(src + ci * X + Xw + c), _MM_HINT_T0);
         }
-      }
+      });
       for (const RowPhase& rp : rows) {
         const AxisPhase &a0 = *rp.a0, &a1 = *rp.a1;
         if (qa >= a0.Q || qb >= a1.Q) continue;
@@ -305,7 +210,7 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
             std::int64_t nl = 0;  // the live taps: where their input row and weights are
             for (std::int64_t t = 0; t < nt; ++t) {
               const Tap& tp = ph.taps[static_cast<std::size_t>(t)];
-              const std::int64_t sl = rt_slot[static_cast<std::size_t>(tp.rt)];
+              const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(tp.rt)];
               if (sl < 0) continue;
               // column c reads iw = q0 + c - off2, packed at iw - iw_lo
               xs[static_cast<std::size_t>(nl)] = xp + sl * cxg * L + (a2.q0 - tp.off2 - iw_lo);
@@ -313,9 +218,9 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
             }
             T* out = st + ph.sofs;
             std::int64_t c0 = 0;
-            for (; c0 + VT::W < a2.Q; c0 += NR) tile<T, MR, NV>(xs.data(), ws.data(), nl, c0, cxg, L, bv, out, stage);
+            for (; c0 + VT::W < a2.Q; c0 += NR) tile<T, MR, NV>(xs.data(), ws.data(), nl, c0, cxg, L, MR, nullptr, bv, out, stage);
             // a last tile of one vector or less
-            if (c0 < a2.Q) tile<T, MR, 1>(xs.data(), ws.data(), nl, c0, cxg, L, bv, out, stage);
+            if (c0 < a2.Q) tile<T, MR, 1>(xs.data(), ws.data(), nl, c0, cxg, L, MR, nullptr, bv, out, stage);
           }
           for (int m = 0; m < mr; ++m) {
             for (const WPhase& ph : rp.wph) phrow[static_cast<std::size_t>(ph.a2->r)] = st + m * stage + ph.sofs;

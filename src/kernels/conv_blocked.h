@@ -1,5 +1,6 @@
-// The register-blocked direct forward kernel, one copy per instruction set
-// (conv_blocked.cpp).
+// The register-blocked direct kernels, one copy per instruction set: the
+// transposed convolution's forward (conv_blocked.cpp) and the gather, its
+// input gradient (conv_blocked_grad.cpp).
 #pragma once
 
 #include "conv_geometry.h"
@@ -10,6 +11,10 @@ namespace lucid::kernels {
   namespace ns {                                                                            \
   template <class T>                                                                        \
   void conv_scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y); \
+  template <class T>                                                                        \
+  void conv_gather_blocked(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x);  \
+  template <class T>                                                                        \
+  void conv_weight_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w);            \
   }
 LUCID_DECLARE_BLOCKED(avx512)
 LUCID_DECLARE_BLOCKED(avx2)

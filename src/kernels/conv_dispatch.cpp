@@ -1,6 +1,8 @@
 // Chooses the kernel behind each convolution entry point:
 //   - few channels per group (depthwise) or a tiny problem: direct loops,
 //     in the widest instruction set the CPU has (or LUCID_ISA says);
+//   - rows long enough to fill register tiles (AVX2 and up): the blocked
+//     kernels (conv_blocked.cpp, conv_blocked_grad.cpp);
 //   - otherwise: stride phases and matrix products (conv_gemm.cpp);
 //   - sizes beyond the BLAS interface: the reference loops.
 #include <cstdlib>
@@ -58,6 +60,21 @@ bool use_blocked(const ConvGeom& g) {
   return g.macs() < 4.0e6 || g.y[2] / g.s[2] >= 12;
 }
 
+// The register-blocked gather reads rows of the x side: they must fill its
+// tiles, and the weights (packed once per call) must not dwarf the result.
+bool use_blocked_gather(const ConvGeom& g) {
+  if (isa() == Isa::Base || use_direct(g)) return false;
+  const double weights = static_cast<double>(g.Cx) * static_cast<double>(g.cy_per_group() * g.taps());
+  return g.x[2] >= 12 && weights <= 0.5 * static_cast<double>(g.N * g.Cx * g.x_spatial());
+}
+
+// Column matrices copy each y element once per tap of its phase; with 16 or
+// more, the blocked weight gradient (no columns) beats the shared-column
+// backward, which otherwise wins by building the columns once for both.
+bool use_blocked_backward(const ConvGeom& g) {
+  return use_blocked_gather(g) && g.taps() >= 16 * g.s[0] * g.s[1] * g.s[2];
+}
+
 }  // namespace
 
 const char* kernel_isa() {
@@ -86,12 +103,14 @@ void conv_scatter(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y
 template <class T>
 void conv_gather(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
   if (!gemm_supported(g)) return conv_gather_reference(g, y, w, bias, x);
+  if (use_blocked_gather(g)) { LUCID_DIRECT(conv_gather_blocked, g, y, w, bias, x) }
   if (!use_direct(g)) return conv_gather_gemm(g, y, w, bias, x);
   LUCID_DIRECT(conv_gather_direct, g, y, w, bias, x)
 }
 template <class T>
 void conv_weight_grad(const ConvGeom& g, const T* x, const T* y, T* w) {
   if (!gemm_supported(g)) return conv_weight_grad_reference(g, x, y, w);
+  if (use_blocked_backward(g)) { LUCID_DIRECT(conv_weight_grad_blocked, g, x, y, w) }
   if (!use_direct(g))
     return halves_fit(g, sizeof(T)) ? conv_backward_halves<T>(g, x, nullptr, y, nullptr, w) : conv_weight_grad_gemm(g, x, y, w);
   LUCID_DIRECT(conv_weight_grad_direct, g, x, y, w)
@@ -99,8 +118,9 @@ void conv_weight_grad(const ConvGeom& g, const T* x, const T* y, T* w) {
 template <class T>
 void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw) {
   // Both gradients together: the shared column chunks pay off down to small
-  // problems; only (near-)depthwise ones keep the direct loops.
-  if (gx && gw && gemm_supported(g) && g.cx_per_group() * g.cy_per_group() > 2) {
+  // problems; (near-)depthwise ones keep the direct loops, and heavily
+  // overlapping taps take the blocked gather and weight gradient.
+  if (gx && gw && gemm_supported(g) && g.cx_per_group() * g.cy_per_group() > 2 && !use_blocked_backward(g)) {
     if (halves_fit(g, sizeof(T))) return conv_backward_halves(g, x, w, y, gx, gw);
     return conv_backward_gemm(g, x, w, y, gx, gw);
   }

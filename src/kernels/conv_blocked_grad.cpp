@@ -1,0 +1,288 @@
+// The register-blocked gather: x = conv(y, w) + b, the input gradient of the
+// transposed convolution and the forward of the ordinary one. A tile of MR
+// x-side channels x NV vectors of positions along a row of x accumulates in
+// registers over (tap, y-side channel), from weights packed once per call. The y rows a row of x reads are
+// copied, all channels, into slots split by phase along the last axis (so a
+// strided read becomes a contiguous one) and zero-padded at the edges; the
+// slots are kept while the next row still needs them. No column buffer, no
+// product call. Compiled once per instruction set like conv_blocked.cpp.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "conv_blocked.h"
+#include "conv_phases.h"
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include "blocked_tile.h"
+
+namespace lucid::kernels::LUCID_ISA {
+namespace {
+
+// The y rows that one row of x (sample n, position id, ih) meets, and their
+// packed copies. Along the last axis, tap k2 reads o = i*s2 - pad2 + k2*d2 =
+// (i + c - B)*s2 + r: element i + c of phase r of a packed row, whose element
+// j holds y[(j - B)*s2 + r] (zero outside y).
+struct YRows {
+  const ConvGeom& g;
+  std::int64_t B = 0, cmax = 0;
+  std::vector<std::int64_t> r, c;  // per tap k2
+
+  explicit YRows(const ConvGeom& geom) : g(geom) {
+    const std::int64_t s2 = g.s[2];
+    B = std::max<std::int64_t>(0, ceil_div(g.pad[2], s2));
+    for (std::int64_t k2 = 0; k2 < g.k[2]; ++k2) {
+      const std::int64_t e = k2 * g.d[2] - g.pad[2] + B * s2;
+      r.push_back(e % s2);
+      c.push_back(e / s2);
+      cmax = std::max(cmax, e / s2);
+    }
+  }
+  // Names in slots.want the y rows of tap pairs (k0, k1) = p0 .. p0 + np - 1
+  // (flat index k0 * K1 + k1): (n * Y0 + od) * Y1 + oh, or -1 outside y.
+  void want(std::int64_t n, std::int64_t id, std::int64_t ih, std::int64_t p0, std::int64_t np, RowSlots& slots) const {
+    for (std::int64_t t = 0; t < np; ++t) {
+      const std::int64_t od = id * g.s[0] - g.pad[0] + ((p0 + t) / g.k[1]) * g.d[0];
+      const std::int64_t oh = ih * g.s[1] - g.pad[1] + ((p0 + t) % g.k[1]) * g.d[1];
+      const bool ok = od >= 0 && od < g.y[0] && oh >= 0 && oh < g.y[1];
+      slots.want[static_cast<std::size_t>(t)] = ok ? (n * g.y[0] + od) * g.y[1] + oh : -1;
+    }
+  }
+  // Copies y row `key` of group grp (channels co < cyg) into dst: element j of
+  // phase r of channel co at co * sc + r * sr + j * sj, for j < Lp.
+  template <class T>
+  void pack(const T* y, std::int64_t grp, std::int64_t key, std::int64_t Lp, T* dst, std::int64_t sc, std::int64_t sr,
+            std::int64_t sj) const {
+    const std::int64_t cyg = g.cy_per_group(), Y = g.y_spatial(), Yw = g.y[2], s2 = g.s[2], plane = g.y[0] * g.y[1];
+    const T* src = y + ((key / plane) * g.Cy + grp * cyg) * Y + (key % plane) * Yw;
+    for (std::int64_t co = 0; co < cyg; ++co)
+      for (std::int64_t ph = 0; ph < s2; ++ph) {
+        // o = (j - B)*s2 + ph lies in [0, Yw) for j in [B, hi)
+        const std::int64_t lo = std::min(B, Lp), hi = std::clamp<std::int64_t>(B + ceil_div(Yw - ph, s2), lo, Lp);
+        const T* so = src + co * Y + ph - B * s2;
+        T* d = dst + co * sc + ph * sr;
+        for (std::int64_t j = 0; j < lo; ++j) d[j * sj] = T(0);
+        if (sj == 1 && s2 == 1) std::memcpy(d + lo, so + lo, static_cast<std::size_t>(hi - lo) * sizeof(T));
+        else if (sj == 1 && s2 == 2)
+          for (std::int64_t j = lo; j < hi; ++j) d[j] = so[2 * j];
+        else
+          for (std::int64_t j = lo; j < hi; ++j) d[j * sj] = so[j * s2];
+        for (std::int64_t j = hi; j < Lp; ++j) d[j * sj] = T(0);
+      }
+  }
+};
+
+template <class T, int MR, int NV>
+void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
+  using VT = Vec<T>;
+  using V = typename VT::V;
+  constexpr int NR = NV * VT::W;
+  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
+  const std::int64_t X = g.x_spatial(), Xw = g.x[2], s2 = g.s[2];
+  const std::int64_t blocks = (cxg + MR - 1) / MR;
+  const YRows yr(g);
+  const std::int64_t Xr = (Xw + NR - 1) / NR * NR;  // staged row
+  const std::int64_t Lp = Xr + yr.cmax, pitch = s2 * Lp;  // a phase row; one channel
+  const std::int64_t nslot = g.k[0] * g.k[1];         // the y rows of one x row
+  if (g.N == 0) return;
+  const double out_bytes = static_cast<double>(g.N * g.Cx * X) * sizeof(T);
+  const std::int64_t nrows = g.N * g.x[0] * g.x[1];
+  // The weights, packed once for all threads: [group][block][tap][co][MR]
+  // (zero-padded channels); one block group holds every block.
+  const std::int64_t wblock = K * cyg * MR;
+  T* wp = thread_scratch<T>(static_cast<std::size_t>(g.groups * blocks * wblock), 1);
+  for (std::int64_t grp = 0; grp < g.groups; ++grp)
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      const std::int64_t ci0 = b * MR, mr = std::min<std::int64_t>(MR, cxg - ci0);
+      T* dst = wp + (grp * blocks + b) * wblock;
+      for (std::int64_t kf = 0; kf < K; ++kf)
+        for (std::int64_t co = 0; co < cyg; ++co)
+          for (int m = 0; m < MR; ++m)
+            dst[(kf * cyg + co) * MR + m] = m < mr ? w[((grp * cxg + ci0 + m) * cyg + co) * K + kf] : T(0);
+    }
+  const BlockedSplit sp(g, blocks, 0, out_bytes, nrows);
+#pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
+  for (std::int64_t it = 0; it < sp.items; ++it) {
+    const std::int64_t bg = it % sp.bgroups, ch = (it / sp.bgroups) % sp.chunks, grp = it / (sp.bgroups * sp.chunks);
+    const std::int64_t b0 = bg * sp.per_group, nb = std::min(sp.per_group, blocks - b0);
+    // Scratch: MR staged rows, then the y slots [slot][co][phase][Lp].
+    T* st = thread_scratch<T>(static_cast<std::size_t>(MR * Xr + nslot * cyg * pitch), 0);
+    T* yp = st + MR * Xr;
+    RowSlots slots(nslot);  // y rows (n * Y0 + od) * Y1 + oh
+    std::vector<const T*> xs(static_cast<std::size_t>(K)), ws(static_cast<std::size_t>(K));
+    const std::int64_t r0 = nrows * ch / sp.chunks, r1 = nrows * (ch + 1) / sp.chunks;
+    for (std::int64_t row = r0; row < r1; ++row) {
+      const std::int64_t n = row / (g.x[0] * g.x[1]), id = row / g.x[1] % g.x[0], ih = row % g.x[1];
+      yr.want(n, id, ih, 0, nslot, slots);
+      slots.assign([&](std::int64_t sl, std::int64_t key) { yr.pack(y, grp, key, Lp, yp + sl * cyg * pitch, pitch, Lp, 1); });
+      for (std::int64_t b = 0; b < nb; ++b) {
+        const std::int64_t ci0 = (b0 + b) * MR, mr = std::min<std::int64_t>(MR, cxg - ci0);
+        V bv[MR];
+        for (int m = 0; m < MR; ++m) {
+          const T bm = (bias && m < mr) ? bias[grp * cxg + ci0 + m] : T(0);
+          bv[m] = VT::bcast(&bm);
+        }
+        const T* wb = wp + (grp * blocks + b0 + b) * wblock;
+        std::int64_t nl = 0;  // the live taps: where their y row and weights are
+        for (std::int64_t kf = 0; kf < K; ++kf) {
+          const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(kf / g.k[2])];
+          if (sl < 0) continue;
+          const std::size_t k2 = static_cast<std::size_t>(kf % g.k[2]);
+          xs[static_cast<std::size_t>(nl)] = yp + sl * cyg * pitch + yr.r[k2] * Lp + yr.c[k2];
+          ws[static_cast<std::size_t>(nl++)] = wb + kf * cyg * MR;
+        }
+        std::int64_t c0 = 0;
+        for (; c0 + VT::W < Xw; c0 += NR) tile<T, MR, NV>(xs.data(), ws.data(), nl, c0, cyg, pitch, MR, nullptr, bv, st, Xr);
+        if (c0 < Xw) tile<T, MR, 1>(xs.data(), ws.data(), nl, c0, cyg, pitch, MR, nullptr, bv, st, Xr);
+        for (int m = 0; m < mr; ++m)
+          std::memcpy(x + (n * g.Cx + grp * cxg + ci0 + m) * X + (id * g.x[1] + ih) * Xw, st + m * Xr,
+                      static_cast<std::size_t>(Xw) * sizeof(T));
+      }
+    }
+  }
+}
+
+// The weight gradient w[ci, co, k] = sum over (n, positions i) of
+// x[n, ci, i] * y[n, co, o(i, k)]. A tile of MR input channels x NV vectors
+// of output channels accumulates over the positions of one row of x, reading
+// x in place (broadcasts) and the y rows its taps meet, copied channel-last
+// (a vector holds consecutive output channels) and split by phase along the
+// last axis. The rows are cut into two fixed halves, each summed into its own
+// copy of the gradient (laid out [tap][ci][co]); the two are added in a fixed
+// order at the end, so the result does not depend on the thread count. Each
+// half is further split by tap pairs (k0, k1), so that the share of the
+// gradient an item adds to stays in cache.
+template <class T, int MR, int NV>
+void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
+  using VT = Vec<T>;
+  using V = typename VT::V;
+  constexpr int NC = NV * VT::W;  // output channels per tile
+  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
+  const std::int64_t X = g.x_spatial(), Xw = g.x[2], s2 = g.s[2];
+  const std::int64_t cyp = (cyg + NC - 1) / NC * NC, blocks = (cxg + MR - 1) / MR;
+  const YRows yr(g);
+  const std::int64_t Lp = Xw + yr.cmax, slot = s2 * Lp * cyp;  // one packed y row: [phase][j][co]
+  const std::int64_t npair = g.k[0] * g.k[1];
+  const std::int64_t part = g.groups * K * cxg * cyp;  // one half's gradient, [group][tap][ci][co]
+  const std::int64_t nrows = g.N * g.x[0] * g.x[1];
+  // Items: (half, group, set of tap pairs (k0, k1)); a set's share of the
+  // gradient is kept near 128 KB, so it stays in cache while the rows pass.
+  const std::int64_t pair_bytes = g.k[2] * cxg * cyp * static_cast<std::int64_t>(sizeof(T));
+  const std::int64_t per_set = std::clamp<std::int64_t>((128 << 10) / pair_bytes, 1, npair);
+  const std::int64_t sets = (npair + per_set - 1) / per_set;
+  T* acc_mem = thread_scratch<T>(static_cast<std::size_t>(2 * part), 1);
+  std::fill(acc_mem, acc_mem + 2 * part, T(0));
+  const std::int64_t items = 2 * g.groups * sets;
+#pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
+  for (std::int64_t it = 0; it < items; ++it) {
+    const std::int64_t set = it % sets, grp = (it / sets) % g.groups, h = it / (sets * g.groups);
+    const std::int64_t p0 = set * per_set, np = std::min(per_set, npair - p0);
+    T* G = acc_mem + h * part + grp * K * cxg * cyp;
+    T* yp = thread_scratch<T>(static_cast<std::size_t>(np * slot), 0);
+    RowSlots slots(np);  // y rows (n * Y0 + od) * Y1 + oh
+    for (std::int64_t row = nrows * h / 2; row < nrows * (h + 1) / 2; ++row) {
+      const std::int64_t n = row / (g.x[0] * g.x[1]), id = row / g.x[1] % g.x[0], ih = row % g.x[1];
+      yr.want(n, id, ih, p0, np, slots);
+      slots.assign([&](std::int64_t sl, std::int64_t key) {
+        T* dst = yp + sl * slot;
+        std::fill(dst, dst + slot, T(0));  // padded channels
+        yr.pack(y, grp, key, Lp, dst, 1, Lp * cyp, cyp);
+      });
+      const T* xrow = x + (n * g.Cx + grp * cxg) * X + (id * g.x[1] + ih) * Xw;
+      for (std::int64_t t = 0; t < np; ++t) {
+        const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(t)];
+        if (sl < 0) continue;
+        for (std::int64_t k2 = 0; k2 < g.k[2]; ++k2) {
+          const std::int64_t kf = (p0 + t) * g.k[2] + k2;
+          const std::size_t kk = static_cast<std::size_t>(k2);
+          const T* yt = yp + sl * slot + (yr.r[kk] * Lp + yr.c[kk]) * cyp;  // position i at yt + i * cyp
+          for (std::int64_t b = 0; b < blocks; ++b) {
+            const std::int64_t ci0 = b * MR, mr = std::min<std::int64_t>(MR, cxg - ci0);
+            const T* xm[MR];  // past the last channel: repeat it (its sums are dropped)
+            for (int m = 0; m < MR; ++m) xm[m] = xrow + (ci0 + std::min<std::int64_t>(m, mr - 1)) * X;
+            T* Gb = G + (kf * cxg + ci0) * cyp;
+            for (std::int64_t c0 = 0; c0 < cyp; c0 += NC) {
+              V acc[MR][NV];
+              for (int m = 0; m < MR; ++m)
+                for (int v = 0; v < NV; ++v) acc[m][v] = VT::zero();
+              for (std::int64_t i = 0; i < Xw; ++i) {
+                V yv[NV];
+                for (int v = 0; v < NV; ++v) yv[v] = VT::load(yt + i * cyp + c0 + v * VT::W);
+                for (int m = 0; m < MR; ++m) {
+                  const V xv = VT::bcast(xm[m] + i);
+                  for (int v = 0; v < NV; ++v) acc[m][v] = VT::fma(xv, yv[v], acc[m][v]);
+                }
+              }
+              for (int m = 0; m < MR; ++m)  // (a constant bound keeps acc in registers)
+                if (m < mr)
+                  for (int v = 0; v < NV; ++v) {
+                    T* p = Gb + m * cyp + c0 + v * VT::W;
+                    VT::store(p, VT::add(VT::load(p), acc[m][v]));
+                  }
+            }
+          }
+        }
+      }
+    }
+  }
+  // w[ci, co, k] = first half + second half
+#pragma omp parallel for schedule(static) if (g.worth_threads())
+  for (std::int64_t gc = 0; gc < g.groups * cxg; ++gc) {
+    const std::int64_t grp = gc / cxg, ci = gc % cxg;
+    for (std::int64_t kf = 0; kf < K; ++kf)
+      for (std::int64_t co = 0; co < cyg; ++co) {
+        const std::int64_t at = ((grp * K + kf) * cxg + ci) * cyp + co;
+        w[(gc * cyg + co) * K + kf] = acc_mem[at] + acc_mem[part + at];
+      }
+  }
+}
+
+}  // namespace
+
+// Tiles as in the forward: as many channels as there are (up to 6), one
+// vector of positions for short rows.
+template <class T>
+void conv_gather_blocked(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
+  const std::int64_t cxg = g.cx_per_group();
+  const bool short_rows = g.x[2] <= Vec<T>::W;
+  if (cxg <= 2) return short_rows ? gather_tiles<T, 2, 1>(g, y, w, bias, x) : gather_tiles<T, 2, 2>(g, y, w, bias, x);
+  if (cxg <= 4) return short_rows ? gather_tiles<T, 4, 1>(g, y, w, bias, x) : gather_tiles<T, 4, 2>(g, y, w, bias, x);
+  return short_rows ? gather_tiles<T, 6, 1>(g, y, w, bias, x) : gather_tiles<T, 6, 2>(g, y, w, bias, x);
+}
+
+// Tiles of 6 input channels x 2 vectors of output channels; fewer of either
+// when there are fewer.
+template <class T>
+void conv_weight_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w) {
+  const std::int64_t cxg = g.cx_per_group();
+  const bool few_out = g.cy_per_group() <= Vec<T>::W;
+  if (cxg <= 4) return few_out ? wgrad_tiles<T, 4, 1>(g, x, y, w) : wgrad_tiles<T, 4, 2>(g, x, y, w);
+  return few_out ? wgrad_tiles<T, 6, 1>(g, x, y, w) : wgrad_tiles<T, 6, 2>(g, x, y, w);
+}
+
+}  // namespace lucid::kernels::LUCID_ISA
+
+#else  // no AVX2: the direct loops serve
+
+#include "conv_direct.h"
+
+namespace lucid::kernels::LUCID_ISA {
+template <class T>
+void conv_gather_blocked(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
+  conv_gather_direct<T>(g, y, w, bias, x);
+}
+template <class T>
+void conv_weight_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w) {
+  conv_weight_grad_direct<T>(g, x, y, w);
+}
+}  // namespace lucid::kernels::LUCID_ISA
+
+#endif
+
+namespace lucid::kernels::LUCID_ISA {
+template void conv_gather_blocked<float>(const ConvGeom&, const float*, const float*, const float*, float*);
+template void conv_gather_blocked<double>(const ConvGeom&, const double*, const double*, const double*, double*);
+template void conv_weight_grad_blocked<float>(const ConvGeom&, const float*, const float*, float*);
+template void conv_weight_grad_blocked<double>(const ConvGeom&, const double*, const double*, double*);
+}  // namespace lucid::kernels::LUCID_ISA
