@@ -70,6 +70,12 @@ struct YRows {
           for (std::int64_t j = lo; j < hi; ++j) d[j * sj] = so[j * s2];
         for (std::int64_t j = hi; j < Lp; ++j) d[j * sj] = T(0);
       }
+    // The next row of x wants the row s1 further along this plane: start
+    // fetching it (rows of different channels lie far apart).
+    if ((key % plane) % g.y[1] + g.s[1] < g.y[1])
+      for (std::int64_t co = 0; co < cyg; ++co)
+        for (std::int64_t o = 0; o < Yw; o += 64 / static_cast<std::int64_t>(sizeof(T)))
+          _mm_prefetch(reinterpret_cast<const char*>(src + co * Y + g.s[1] * Yw + o), _MM_HINT_T0);
   }
 };
 
@@ -171,14 +177,19 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
   const std::int64_t pair_bytes = g.k[2] * cxg * cyp * static_cast<std::int64_t>(sizeof(T));
   const std::int64_t per_set = std::clamp<std::int64_t>((128 << 10) / pair_bytes, 1, npair);
   const std::int64_t sets = (npair + per_set - 1) / per_set;
-  T* acc_mem = thread_scratch<T>(static_cast<std::size_t>(2 * part), 1);
-  std::fill(acc_mem, acc_mem + 2 * part, T(0));
+  // The first half sums into w's own memory when the layouts have the same
+  // size (no padded channels); the second always into scratch.
+  const bool in_place = cyp == cyg;
+  T* second = thread_scratch<T>(static_cast<std::size_t>(in_place ? part : 2 * part), 1);
+  T* first = in_place ? w : second + part;
+  std::fill(first, first + part, T(0));
+  std::fill(second, second + part, T(0));
   const std::int64_t items = 2 * g.groups * sets;
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::int64_t it = 0; it < items; ++it) {
     const std::int64_t set = it % sets, grp = (it / sets) % g.groups, h = it / (sets * g.groups);
     const std::int64_t p0 = set * per_set, np = std::min(per_set, npair - p0);
-    T* G = acc_mem + h * part + grp * K * cxg * cyp;
+    T* G = (h == 0 ? first : second) + grp * K * cxg * cyp;
     T* yp = thread_scratch<T>(static_cast<std::size_t>(np * slot), 0);
     RowSlots slots(np);  // y rows (n * Y0 + od) * Y1 + oh
     for (std::int64_t row = nrows * h / 2; row < nrows * (h + 1) / 2; ++row) {
@@ -226,15 +237,15 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
       }
     }
   }
-  // w[ci, co, k] = first half + second half
+  // w[ci, co, k] = first half + second half, through the second's buffer
+  // (the first may occupy w).
+#pragma omp parallel for schedule(static) if (g.worth_threads())
+  for (std::int64_t i = 0; i < part; ++i) second[i] = first[i] + second[i];
 #pragma omp parallel for schedule(static) if (g.worth_threads())
   for (std::int64_t gc = 0; gc < g.groups * cxg; ++gc) {
     const std::int64_t grp = gc / cxg, ci = gc % cxg;
     for (std::int64_t kf = 0; kf < K; ++kf)
-      for (std::int64_t co = 0; co < cyg; ++co) {
-        const std::int64_t at = ((grp * K + kf) * cxg + ci) * cyp + co;
-        w[(gc * cyg + co) * K + kf] = acc_mem[at] + acc_mem[part + at];
-      }
+      for (std::int64_t co = 0; co < cyg; ++co) w[(gc * cyg + co) * K + kf] = second[((grp * K + kf) * cxg + ci) * cyp + co];
   }
 }
 

@@ -68,11 +68,13 @@ bool use_blocked_gather(const ConvGeom& g) {
   return g.x[2] >= 12 && weights <= 0.5 * static_cast<double>(g.N * g.Cx * g.x_spatial());
 }
 
-// Column matrices copy each y element once per tap of its phase; with 16 or
-// more, the blocked weight gradient (no columns) beats the shared-column
-// backward, which otherwise wins by building the columns once for both.
-bool use_blocked_backward(const ConvGeom& g) {
-  return use_blocked_gather(g) && g.taps() >= 16 * g.s[0] * g.s[1] * g.s[2];
+// Column matrices copy each y element once per tap of its phase; with 8 or
+// more (16 in float64, whose blocked tiles are half as wide), the blocked
+// gather and weight gradient (no columns) beat the shared-column backward,
+// which otherwise wins by building the columns once for both gradients.
+bool use_blocked_backward(const ConvGeom& g, std::size_t elem) {
+  const std::int64_t per_phase = elem == 4 ? 8 : 16;
+  return use_blocked_gather(g) && g.taps() >= per_phase * g.s[0] * g.s[1] * g.s[2];
 }
 
 }  // namespace
@@ -110,7 +112,7 @@ void conv_gather(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x)
 template <class T>
 void conv_weight_grad(const ConvGeom& g, const T* x, const T* y, T* w) {
   if (!gemm_supported(g)) return conv_weight_grad_reference(g, x, y, w);
-  if (use_blocked_backward(g)) { LUCID_DIRECT(conv_weight_grad_blocked, g, x, y, w) }
+  if (use_blocked_backward(g, sizeof(T))) { LUCID_DIRECT(conv_weight_grad_blocked, g, x, y, w) }
   if (!use_direct(g))
     return halves_fit(g, sizeof(T)) ? conv_backward_halves<T>(g, x, nullptr, y, nullptr, w) : conv_weight_grad_gemm(g, x, y, w);
   LUCID_DIRECT(conv_weight_grad_direct, g, x, y, w)
@@ -120,7 +122,7 @@ void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T*
   // Both gradients together: the shared column chunks pay off down to small
   // problems; (near-)depthwise ones keep the direct loops, and heavily
   // overlapping taps take the blocked gather and weight gradient.
-  if (gx && gw && gemm_supported(g) && g.cx_per_group() * g.cy_per_group() > 2 && !use_blocked_backward(g)) {
+  if (gx && gw && gemm_supported(g) && g.cx_per_group() * g.cy_per_group() > 2 && !use_blocked_backward(g, sizeof(T))) {
     if (halves_fit(g, sizeof(T))) return conv_backward_halves(g, x, w, y, gx, gw);
     return conv_backward_gemm(g, x, w, y, gx, gw);
   }
