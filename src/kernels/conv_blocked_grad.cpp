@@ -152,7 +152,8 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
 // The weight gradient w[ci, co, k] = sum over (n, positions i) of
 // x[n, ci, i] * y[n, co, o(i, k)]. A tile of MR input channels x NV vectors
 // of output channels accumulates over the positions of one row of x, reading
-// x in place (broadcasts) and the y rows its taps meet, copied channel-last
+// a copy of that row (broadcasts; channels a power of two apart would share
+// cache sets in place) and the y rows its taps meet, copied channel-last
 // (a vector holds consecutive output channels) and split by phase along the
 // last axis. The rows are cut into two fixed halves, each summed into its own
 // copy of the gradient (laid out [tap][ci][co]); the two are added in a fixed
@@ -190,7 +191,9 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
     const std::int64_t set = it % sets, grp = (it / sets) % g.groups, h = it / (sets * g.groups);
     const std::int64_t p0 = set * per_set, np = std::min(per_set, npair - p0);
     T* G = (h == 0 ? first : second) + grp * K * cxg * cyp;
-    T* yp = thread_scratch<T>(static_cast<std::size_t>(np * slot), 0);
+    // Scratch: the packed y rows, then this row of x, channels contiguous.
+    T* yp = thread_scratch<T>(static_cast<std::size_t>(np * slot + cxg * Xw), 0);
+    T* xpk = yp + np * slot;
     RowSlots slots(np);  // y rows (n * Y0 + od) * Y1 + oh
     for (std::int64_t row = nrows * h / 2; row < nrows * (h + 1) / 2; ++row) {
       const std::int64_t n = row / (g.x[0] * g.x[1]), id = row / g.x[1] % g.x[0], ih = row % g.x[1];
@@ -201,6 +204,8 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
         yr.pack(y, grp, key, Lp, dst, 1, Lp * cyp, cyp);
       });
       const T* xrow = x + (n * g.Cx + grp * cxg) * X + (id * g.x[1] + ih) * Xw;
+      for (std::int64_t ci = 0; ci < cxg; ++ci)
+        std::memcpy(xpk + ci * Xw, xrow + ci * X, static_cast<std::size_t>(Xw) * sizeof(T));
       for (std::int64_t t = 0; t < np; ++t) {
         const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(t)];
         if (sl < 0) continue;
@@ -211,7 +216,7 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
           for (std::int64_t b = 0; b < blocks; ++b) {
             const std::int64_t ci0 = b * MR, mr = std::min<std::int64_t>(MR, cxg - ci0);
             const T* xm[MR];  // past the last channel: repeat it (its sums are dropped)
-            for (int m = 0; m < MR; ++m) xm[m] = xrow + (ci0 + std::min<std::int64_t>(m, mr - 1)) * X;
+            for (int m = 0; m < MR; ++m) xm[m] = xpk + (ci0 + std::min<std::int64_t>(m, mr - 1)) * Xw;
             T* Gb = G + (kf * cxg + ci0) * cyp;
             for (std::int64_t c0 = 0; c0 < cyp; c0 += NC) {
               V acc[MR][NV];
