@@ -12,7 +12,12 @@
 #include "conv_blocked.h"
 #include "conv_phases.h"
 
-#if defined(__AVX2__) && defined(__FMA__)
+#include "isa_target.h"
+
+#if LUCID_ISA_LEVEL >= 1
+#include <immintrin.h>
+
+LUCID_ISA_BEGIN
 #include "blocked_tile.h"
 
 namespace lucid::kernels::LUCID_ISA {
@@ -272,6 +277,8 @@ void conv_scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bi
 
 #include "conv_direct.h"
 
+LUCID_ISA_BEGIN
+
 namespace lucid::kernels::LUCID_ISA {
 template <class T>
 void conv_scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
@@ -285,3 +292,4 @@ namespace lucid::kernels::LUCID_ISA {
 template void conv_scatter_blocked<float>(const ConvGeom&, const float*, const float*, const float*, float*);
 template void conv_scatter_blocked<double>(const ConvGeom&, const double*, const double*, const double*, double*);
 }  // namespace lucid::kernels::LUCID_ISA
+LUCID_ISA_END

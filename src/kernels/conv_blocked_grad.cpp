@@ -14,7 +14,12 @@
 #include "conv_blocked.h"
 #include "conv_phases.h"
 
-#if defined(__AVX2__) && defined(__FMA__)
+#include "isa_target.h"
+
+#if LUCID_ISA_LEVEL >= 1
+#include <immintrin.h>
+
+LUCID_ISA_BEGIN
 #include "blocked_tile.h"
 
 namespace lucid::kernels::LUCID_ISA {
@@ -283,6 +288,8 @@ void conv_weight_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w) {
 
 #include "conv_direct.h"
 
+LUCID_ISA_BEGIN
+
 namespace lucid::kernels::LUCID_ISA {
 template <class T>
 void conv_gather_blocked(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
@@ -302,3 +309,4 @@ template void conv_gather_blocked<double>(const ConvGeom&, const double*, const 
 template void conv_weight_grad_blocked<float>(const ConvGeom&, const float*, const float*, float*);
 template void conv_weight_grad_blocked<double>(const ConvGeom&, const double*, const double*, double*);
 }  // namespace lucid::kernels::LUCID_ISA
+LUCID_ISA_END

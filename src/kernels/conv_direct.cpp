@@ -8,6 +8,9 @@
 
 #include "conv_direct.h"
 #include "conv_phases.h"
+#include "isa_target.h"
+
+LUCID_ISA_BEGIN
 
 namespace lucid::kernels::LUCID_ISA {
 
@@ -165,3 +168,4 @@ LUCID_INSTANTIATE(double)
 #undef LUCID_INSTANTIATE
 
 }  // namespace lucid::kernels::LUCID_ISA
+LUCID_ISA_END
