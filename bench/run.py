@@ -2,10 +2,10 @@
 
     .venv/bin/python bench/run.py [--cases ../shared/bench/cases.json] [--reps 10] [--only U1,V1]
 
-Builds nothing: it runs build/bench/bench_conv (cmake -DLUCID_BUILD_BENCH=ON),
-which checks lucid's results against the reference kernels and times lucid and
-oneDNN (plain and blocked layouts, reorders counted), then times PyTorch here
-on the same cases. It prints a Markdown table, writes it to bench/results.md
+Builds nothing: case by case, it runs build/bench/bench_conv (cmake
+-DLUCID_BUILD_BENCH=ON), which checks lucid's results against the reference
+kernels and times lucid and oneDNN (plain and blocked layouts, reorders
+counted), then times PyTorch here on the same case. It prints a Markdown table, writes it to bench/results.md
 and draws the ratios in bench/ratios.png. The floor of each case is the larger
 of its FLOPs at this machine's measured matrix-product peak and its
 compulsory bytes at the measured memory bandwidth (both measured in this run).
@@ -102,24 +102,23 @@ def main():
     if args.only:
         keep = set(args.only.split(","))
         cases = [c for c in cases if c[0] in keep]
-    cmd = [args.binary, args.cases, "--reps", str(args.reps)]
-    if args.only:
-        cmd += ["--only", args.only]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    sys.stderr.write(proc.stderr)
-    lines_out = [json.loads(line) for line in proc.stdout.splitlines()]
-    fixed = next(r for r in lines_out if "fixed_cost_us_fwd" in r)
-    results = {r["name"]: r for r in lines_out if "name" in r}
-    if proc.returncode != 0:
-        bad = [n for n, r in results.items() if not (r["correct"] and r["deterministic"])]
-        sys.exit(f"bench_conv found wrong or thread-dependent results ({', '.join(bad) or 'see above'}); "
-                 "nothing is reported")
-    threads = next(iter(results.values()))["threads"]
-    peak, bw = machine_limits(threads)
-
-    rows = []
+    # Case by case, lucid and oneDNN (bench_conv) and then PyTorch right after,
+    # so that the ratios of one case come from the same few seconds (the load
+    # of a shared machine drifts over a whole run).
+    peak, bw = None, None
+    fixed, rows = None, []
     for case in cases:
-        r = results[case[0]]
+        cmd = [args.binary, args.cases, "--reps", str(args.reps), "--only", case[0]]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        sys.stderr.write(proc.stderr)
+        lines_out = [json.loads(line) for line in proc.stdout.splitlines()]
+        fixed = fixed or next(r for r in lines_out if "fixed_cost_us_fwd" in r)
+        r = next(r for r in lines_out if r.get("name") == case[0])
+        if proc.returncode != 0:
+            sys.exit(f"bench_conv found wrong or thread-dependent results in {case[0]}; nothing is reported")
+        threads = r["threads"]
+        if peak is None:
+            peak, bw = machine_limits(threads)
         tf, tb = torch_times(case, args.reps, threads)
         flops, fb, bb = case_costs(case, r["out"])
         floor_f = max(flops / (peak * 1e9), fb / (bw * 1e9)) * 1e3

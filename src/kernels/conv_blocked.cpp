@@ -98,7 +98,8 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
       any = true;
     }
   }
-  const std::int64_t L = std::max<std::int64_t>(1, iw_hi - iw_lo);
+  // (rounded up to whole vectors, so that a slot row is cleared by vector stores)
+  const std::int64_t L = std::max<std::int64_t>(1, iw_hi - iw_lo + VT::W - 1) / VT::W * VT::W;
   const std::int64_t c_lo = std::clamp<std::int64_t>(-iw_lo, 0, L), c_hi = std::clamp<std::int64_t>(Xw - iw_lo, c_lo, L);
   // A row phase (phases along the first two axes) holds every phase along the
   // last axis, so that each output row is assembled whole and written once.
@@ -189,9 +190,14 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
         const T* src = x + ((key / plane) * g.Cx + grp * cxg) * X + (key % plane) * Xw + iw_lo;
         for (std::int64_t ci = 0; ci < cxg; ++ci) {
           T* dst = xp + (sl * cxg + ci) * L;
-          std::fill(dst, dst + c_lo, T(0));
-          std::memcpy(dst + c_lo, src + ci * X + c_lo, static_cast<std::size_t>(c_hi - c_lo) * sizeof(T));
-          std::fill(dst + c_hi, dst + L, T(0));
+          // Short rows: vector stores, not library calls. Zeros over the
+          // edges first (whole vectors, L is a multiple of them), then the copy.
+          for (std::int64_t j = 0; j < c_lo; j += VT::W) VT::store(dst + j, VT::zero());
+          for (std::int64_t j = L - VT::W; j + VT::W > c_hi; j -= VT::W) VT::store(dst + j, VT::zero());
+          const T* sc = src + ci * X;
+          std::int64_t j = c_lo;
+          for (; j + VT::W <= c_hi; j += VT::W) VT::store(dst + j, VT::load(sc + j));
+          for (; j < c_hi; ++j) dst[j] = sc[j];
           // the next input row is likely wanted next: start fetching it
           if (key % plane + 1 < plane)
             for (std::int64_t c = c_lo; c < c_hi; c += 64 / static_cast<std::int64_t>(sizeof(T)))
