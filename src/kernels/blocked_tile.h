@@ -86,6 +86,16 @@ void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t 
     for (int v = 0; v < NV; ++v) VT::store(out + m * ld + c0 + v * VT::W, acc[m][v]);
 }
 
+// Copies n values: vector moves and a scalar tail (rows of a few dozen
+// values, where a library call costs more than the copy).
+template <class T>
+void copy_short(T* dst, const T* src, std::int64_t n) {
+  using VT = Vec<T>;
+  std::int64_t j = 0;
+  for (; j + VT::W <= n; j += VT::W) VT::store(dst + j, VT::load(src + j));
+  for (; j < n; ++j) dst[j] = src[j];
+}
+
 // How a blocked kernel splits its work: items are (group, chunk of rows,
 // block group). A block group is as many blocks of output channels as have
 // packed weights in 16-64 KB per thread (about a twentieth of the result);

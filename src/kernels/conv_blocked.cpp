@@ -194,10 +194,7 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
           // edges first (whole vectors, L is a multiple of them), then the copy.
           for (std::int64_t j = 0; j < c_lo; j += VT::W) VT::store(dst + j, VT::zero());
           for (std::int64_t j = L - VT::W; j + VT::W > c_hi; j -= VT::W) VT::store(dst + j, VT::zero());
-          const T* sc = src + ci * X;
-          std::int64_t j = c_lo;
-          for (; j + VT::W <= c_hi; j += VT::W) VT::store(dst + j, VT::load(sc + j));
-          for (; j < c_hi; ++j) dst[j] = sc[j];
+          copy_short(dst + c_lo, src + ci * X + c_lo, c_hi - c_lo);
           // the next input row is likely wanted next: start fetching it
           if (key % plane + 1 < plane)
             for (std::int64_t c = c_lo; c < c_hi; c += 64 / static_cast<std::int64_t>(sizeof(T)))

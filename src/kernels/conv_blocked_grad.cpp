@@ -68,7 +68,7 @@ struct YRows {
         const T* so = src + co * Y + ph - B * s2;
         T* d = dst + co * sc + ph * sr;
         for (std::int64_t j = 0; j < lo; ++j) d[j * sj] = T(0);
-        if (sj == 1 && s2 == 1) std::memcpy(d + lo, so + lo, static_cast<std::size_t>(hi - lo) * sizeof(T));
+        if (sj == 1 && s2 == 1) copy_short(d + lo, so + lo, hi - lo);
         else if (sj == 1 && s2 == 2)
           for (std::int64_t j = lo; j < hi; ++j) d[j] = so[2 * j];
         else
@@ -147,8 +147,7 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
         for (; c0 + VT::W < Xw; c0 += NR) tile<T, MR, NV>(xs.data(), ws.data(), nl, c0, cyg, pitch, MR, nullptr, bv, st, Xr);
         if (c0 < Xw) tile<T, MR, 1>(xs.data(), ws.data(), nl, c0, cyg, pitch, MR, nullptr, bv, st, Xr);
         for (int m = 0; m < mr; ++m)
-          std::memcpy(x + (n * g.Cx + grp * cxg + ci0 + m) * X + (id * g.x[1] + ih) * Xw, st + m * Xr,
-                      static_cast<std::size_t>(Xw) * sizeof(T));
+          copy_short(x + (n * g.Cx + grp * cxg + ci0 + m) * X + (id * g.x[1] + ih) * Xw, st + m * Xr, Xw);
       }
     }
   }
@@ -210,7 +209,7 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
       });
       const T* xrow = x + (n * g.Cx + grp * cxg) * X + (id * g.x[1] + ih) * Xw;
       for (std::int64_t ci = 0; ci < cxg; ++ci)
-        std::memcpy(xpk + ci * Xw, xrow + ci * X, static_cast<std::size_t>(Xw) * sizeof(T));
+        copy_short(xpk + ci * Xw, xrow + ci * X, Xw);
       for (std::int64_t t = 0; t < np; ++t) {
         const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(t)];
         if (sl < 0) continue;
