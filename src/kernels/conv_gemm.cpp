@@ -302,12 +302,13 @@ void y_columns(const ConvGeom& g, const T* y, std::int64_t n, std::int64_t grp, 
     const std::int64_t len = s.c1 - s.c0;
     const std::int64_t od = s.a * g.s[0] - g.pad[0] + k0 * g.d[0];
     const std::int64_t oh = s.b * g.s[1] - g.pad[1] + k1 * g.d[1];
-    if (od < 0 || od >= g.y[0] || oh < 0 || oh >= g.y[1]) {
-      std::fill(dst, dst + len, T(0));
+    const bool inside = od >= 0 && od < g.y[0] && oh >= 0 && oh < g.y[1];
+    const T* src = yc + (inside ? (od * g.y[1] + oh) * g.y[2] : 0);
+    const std::int64_t lo = inside ? std::clamp(lo2, s.c0, s.c1) : s.c0, hi = inside ? std::clamp(hi2, lo, s.c1) : lo;
+    if (len < 16) {  // short rows: one loop, no library calls
+      for (std::int64_t c = s.c0; c < s.c1; ++c) dst[c - s.c0] = (c >= lo && c < hi) ? src[c * sw + base2] : T(0);
       continue;
     }
-    const T* src = yc + (od * g.y[1] + oh) * g.y[2];
-    const std::int64_t lo = std::clamp(lo2, s.c0, s.c1), hi = std::clamp(hi2, lo, s.c1);
     std::fill(dst, dst + (lo - s.c0), T(0));
     if (sw == 1) {
       std::memcpy(dst + (lo - s.c0), src + lo + base2, static_cast<std::size_t>(hi - lo) * sizeof(T));
