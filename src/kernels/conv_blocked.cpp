@@ -59,7 +59,7 @@ void write_row(const ConvGeom& g, const std::vector<AxisPhase>& a2, const T* con
       put(yr + o, lo);
       put(yr + o + W, hi);
     }
-    for (std::int64_t t = o; t < Yw; ++t) yr[t] = (t % 2 == 0 ? A : B)[t / 2];
+    for (std::int64_t t = o; t < Yw; ++t) yr[t] = t % 2 == 0 ? A[t / 2] : B[t / 2];
     return;
   }
   for (const AxisPhase& p : a2)
