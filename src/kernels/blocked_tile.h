@@ -54,17 +54,14 @@ struct Vec<double> {
 };
 
 // One tile: MR output channels x NV vectors of positions from column c0,
-// summed over the nt taps (input rows xs[t], weights ws[t]) and the input
-// channels (cin of them, L apart in the rows, wstep apart in the weights),
-// started from the bias bv; stored at out + m * ld + c0. Channel m's weight
-// lies at m (packed weights) or, with Strided, at moff[m].
-template <class T, int MR, int NV, bool Strided = false>
+// summed over the nt taps (input rows xs[t], packed weights ws[t]: MR per
+// input channel) and the cin input channels (L apart in the rows), started
+// from the bias bv; stored at out + m * ld + c0.
+template <class T, int MR, int NV>
 void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t c0, std::int64_t cin, std::int64_t L,
-          std::int64_t wstep, const std::int64_t* moff, const typename Vec<T>::V* bv, T* out, std::int64_t ld) {
+          const typename Vec<T>::V* bv, T* out, std::int64_t ld) {
   using VT = Vec<T>;
   using V = typename VT::V;
-  std::int64_t mo[MR];
-  for (int m = 0; m < MR; ++m) mo[m] = Strided ? moff[m] : m;
   V acc[MR][NV];
   for (int m = 0; m < MR; ++m)
     for (int v = 0; v < NV; ++v) acc[m][v] = bv[m];
@@ -75,9 +72,9 @@ void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t 
       const T* xc = xr + ci * L;
       V xv[NV];
       for (int v = 0; v < NV; ++v) xv[v] = VT::load(xc + v * VT::W);
-      const T* wc = wt + ci * wstep;
+      const T* wc = wt + ci * MR;
       for (int m = 0; m < MR; ++m) {
-        const V wv = VT::bcast(wc + mo[m]);
+        const V wv = VT::bcast(wc + m);
         for (int v = 0; v < NV; ++v) acc[m][v] = VT::fma(wv, xv[v], acc[m][v]);
       }
     }

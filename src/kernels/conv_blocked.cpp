@@ -2,11 +2,11 @@
 // phase by phase (conv_phases.h): a tile of MR output channels x NV vectors
 // of output positions accumulates in registers over (tap, input channel),
 // reading copies of the input rows it needs (zero-padded at the edges, a few
-// KB per output row), so there is no column buffer and no product call. Compiled once per instruction set like
-// conv_direct.cpp; the AVX2 code also serves AVX-512 machines.
+// KB per output row), so there is no column buffer and no product call.
+// Compiled once per instruction set like conv_direct.cpp; the AVX2 code also
+// serves AVX-512 machines.
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <vector>
 
 #include "conv_blocked.h"
@@ -226,9 +226,9 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
             }
             T* out = st + ph.sofs;
             std::int64_t c0 = 0;
-            for (; c0 + VT::W < a2.Q; c0 += NR) tile<T, MR, NV>(xs.data(), ws.data(), nl, c0, cxg, L, MR, nullptr, bv, out, stage);
+            for (; c0 + VT::W < a2.Q; c0 += NR) tile<T, MR, NV>(xs.data(), ws.data(), nl, c0, cxg, L, bv, out, stage);
             // a last tile of one vector or less
-            if (c0 < a2.Q) tile<T, MR, 1>(xs.data(), ws.data(), nl, c0, cxg, L, MR, nullptr, bv, out, stage);
+            if (c0 < a2.Q) tile<T, MR, 1>(xs.data(), ws.data(), nl, c0, cxg, L, bv, out, stage);
           }
           for (int m = 0; m < mr; ++m) {
             for (const WPhase& ph : rp.wph) phrow[static_cast<std::size_t>(ph.a2->r)] = st + m * stage + ph.sofs;

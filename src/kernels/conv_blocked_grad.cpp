@@ -8,7 +8,6 @@
 // product call. Compiled once per instruction set like conv_blocked.cpp.
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <vector>
 
 #include "conv_blocked.h"
@@ -100,7 +99,7 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
   const double out_bytes = static_cast<double>(g.N * g.Cx * X) * sizeof(T);
   const std::int64_t nrows = g.N * g.x[0] * g.x[1];
   // The weights, packed once for all threads: [group][block][tap][co][MR]
-  // (zero-padded channels); one block group holds every block.
+  // (zero-padded channels).
   const std::int64_t wblock = K * cyg * MR;
   T* wp = thread_scratch<T>(static_cast<std::size_t>(g.groups * blocks * wblock), 1);
   for (std::int64_t grp = 0; grp < g.groups; ++grp)
@@ -112,29 +111,30 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
           for (int m = 0; m < MR; ++m)
             dst[(kf * cyg + co) * MR + m] = m < mr ? w[((grp * cxg + ci0 + m) * cyg + co) * K + kf] : T(0);
     }
-  const BlockedSplit sp(g, blocks, 0, out_bytes, nrows);
+  // Items are (group, chunk of rows): with no per-item weights, one block
+  // group holds every block.
+  const std::int64_t chunks = BlockedSplit(g, blocks, 0, out_bytes, nrows).chunks;
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
-  for (std::int64_t it = 0; it < sp.items; ++it) {
-    const std::int64_t bg = it % sp.bgroups, ch = (it / sp.bgroups) % sp.chunks, grp = it / (sp.bgroups * sp.chunks);
-    const std::int64_t b0 = bg * sp.per_group, nb = std::min(sp.per_group, blocks - b0);
+  for (std::int64_t it = 0; it < g.groups * chunks; ++it) {
+    const std::int64_t ch = it % chunks, grp = it / chunks;
     // Scratch: MR staged rows, then the y slots [slot][co][phase][Lp].
     T* st = thread_scratch<T>(static_cast<std::size_t>(MR * Xr + nslot * cyg * pitch), 0);
     T* yp = st + MR * Xr;
     RowSlots slots(nslot);  // y rows (n * Y0 + od) * Y1 + oh
     std::vector<const T*> xs(static_cast<std::size_t>(K)), ws(static_cast<std::size_t>(K));
-    const std::int64_t r0 = nrows * ch / sp.chunks, r1 = nrows * (ch + 1) / sp.chunks;
+    const std::int64_t r0 = nrows * ch / chunks, r1 = nrows * (ch + 1) / chunks;
     for (std::int64_t row = r0; row < r1; ++row) {
       const std::int64_t n = row / (g.x[0] * g.x[1]), id = row / g.x[1] % g.x[0], ih = row % g.x[1];
       yr.want(n, id, ih, 0, nslot, slots);
       slots.assign([&](std::int64_t sl, std::int64_t key) { yr.pack(y, grp, key, Lp, yp + sl * cyg * pitch, pitch, Lp, 1); });
-      for (std::int64_t b = 0; b < nb; ++b) {
-        const std::int64_t ci0 = (b0 + b) * MR, mr = std::min<std::int64_t>(MR, cxg - ci0);
+      for (std::int64_t b = 0; b < blocks; ++b) {
+        const std::int64_t ci0 = b * MR, mr = std::min<std::int64_t>(MR, cxg - ci0);
         V bv[MR];
         for (int m = 0; m < MR; ++m) {
           const T bm = (bias && m < mr) ? bias[grp * cxg + ci0 + m] : T(0);
           bv[m] = VT::bcast(&bm);
         }
-        const T* wb = wp + (grp * blocks + b0 + b) * wblock;
+        const T* wb = wp + (grp * blocks + b) * wblock;
         std::int64_t nl = 0;  // the live taps: where their y row and weights are
         for (std::int64_t kf = 0; kf < K; ++kf) {
           const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(kf / g.k[2])];
@@ -144,8 +144,8 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
           ws[static_cast<std::size_t>(nl++)] = wb + kf * cyg * MR;
         }
         std::int64_t c0 = 0;
-        for (; c0 + VT::W < Xw; c0 += NR) tile<T, MR, NV>(xs.data(), ws.data(), nl, c0, cyg, pitch, MR, nullptr, bv, st, Xr);
-        if (c0 < Xw) tile<T, MR, 1>(xs.data(), ws.data(), nl, c0, cyg, pitch, MR, nullptr, bv, st, Xr);
+        for (; c0 + VT::W < Xw; c0 += NR) tile<T, MR, NV>(xs.data(), ws.data(), nl, c0, cyg, pitch, bv, st, Xr);
+        if (c0 < Xw) tile<T, MR, 1>(xs.data(), ws.data(), nl, c0, cyg, pitch, bv, st, Xr);
         for (int m = 0; m < mr; ++m)
           copy_short(x + (n * g.Cx + grp * cxg + ci0 + m) * X + (id * g.x[1] + ih) * Xw, st + m * Xr, Xw);
       }
