@@ -5,10 +5,11 @@
 Builds nothing: case by case, it runs build/bench/bench_conv (cmake
 -DLUCID_BUILD_BENCH=ON), which checks lucid's results against the reference
 kernels and times lucid and oneDNN (plain and blocked layouts, reorders
-counted), then times PyTorch here on the same case. It prints a Markdown table, writes it to bench/results.md
-and draws the ratios in bench/ratios.png. The floor of each case is the larger
-of its FLOPs at this machine's measured matrix-product peak and its
-compulsory bytes at the measured memory bandwidth (both measured in this run).
+counted), then times PyTorch here on the same case. It prints a Markdown
+table, writes it to bench/results.md and draws the ratios in bench/ratios.png.
+The floor of each case is the larger of its FLOPs at this machine's measured
+matrix-product peak in the case's dtype and its compulsory bytes at the
+measured memory bandwidth (both measured in this run).
 """
 
 import argparse
@@ -60,14 +61,16 @@ def torch_times(case, reps, threads):
 
 
 def machine_limits(threads):
-    """Measured matrix-product peak (GFLOP/s) and copy bandwidth (GB/s)."""
+    """Measured matrix-product peaks (GFLOP/s, per dtype) and copy bandwidth (GB/s)."""
     import torch
 
     torch.set_num_threads(threads)
-    a = torch.rand(2048, 2048)
-    b = np.random.rand(2048, 2048).astype(np.float32)
-    ms = min(median_ms(lambda: a @ a, 5), median_ms(lambda: b @ b, 5))  # the faster BLAS sets the peak
-    peak = 2 * 2048**3 / (ms * 1e-3) / 1e9
+    peak = {}
+    for dtype in ("float32", "float64"):
+        a = torch.rand(2048, 2048, dtype=getattr(torch, dtype))
+        b = np.random.rand(2048, 2048).astype(dtype)
+        ms = min(median_ms(lambda: a @ a, 5), median_ms(lambda: b @ b, 5))  # the faster BLAS sets the peak
+        peak[dtype] = 2 * 2048**3 / (ms * 1e-3) / 1e9
     src = np.ones(64 * 1024 * 1024 // 8)
     dst = np.empty_like(src)
     ms = median_ms(lambda: np.copyto(dst, src), 5)
@@ -121,8 +124,9 @@ def main():
             peak, bw = machine_limits(threads)
         tf, tb = torch_times(case, args.reps, threads)
         flops, fb, bb = case_costs(case, r["out"])
-        floor_f = max(flops / (peak * 1e9), fb / (bw * 1e9)) * 1e3
-        floor_b = max(2 * flops / (peak * 1e9), bb / (bw * 1e9)) * 1e3
+        top = peak[case[12]]  # the matrix-product peak in the case's dtype
+        floor_f = max(flops / (top * 1e9), fb / (bw * 1e9)) * 1e3
+        floor_b = max(2 * flops / (top * 1e9), bb / (bw * 1e9)) * 1e3
 
         def best(a, b):
             vals = [v for v in (a, b) if v is not None]
@@ -134,7 +138,8 @@ def main():
 
     lines = [
         f"Machine: {os.cpu_count()} cores, {threads} threads, direct kernels {rows[0]['r']['isa']}, "
-        f"measured peak {peak:.0f} GFLOP/s (float32 matrix product), bandwidth {bw:.0f} GB/s.",
+        f"measured matrix-product peak {peak['float32']:.0f} GFLOP/s in float32 and {peak['float64']:.0f} in float64, "
+        f"bandwidth {bw:.0f} GB/s.",
         f"Every case was checked against the reference kernels and found bitwise identical with 1 and "
         f"{threads} threads before timing. Fixed cost of one call (a one-element transposed convolution, from C++): "
         f"{fixed['fixed_cost_us_fwd']:.1f} µs forward, {fixed['fixed_cost_us_bwd']:.1f} µs backward.",

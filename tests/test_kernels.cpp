@@ -13,6 +13,7 @@
 
 #include "kernels/conv.h"
 #include "kernels/conv_blocked.h"
+#include "kernels/conv_depthwise.h"
 #include "kernels/conv_direct.h"
 #include "kernels/conv_gemm.h"
 
@@ -136,6 +137,13 @@ const Impl kBlocked[3] = {
                k::avx2::conv_weight_grad_blocked),
     LUCID_IMPL("blocked avx512", k::avx512::conv_scatter_blocked, k::avx512::conv_gather_blocked,
                k::avx512::conv_weight_grad_blocked)};
+const Impl kDepthwise[3] = {
+    LUCID_IMPL("depthwise base", k::base::conv_scatter_depthwise, k::base::conv_gather_depthwise,
+               k::base::conv_weight_grad_depthwise),
+    LUCID_IMPL("depthwise avx2", k::avx2::conv_scatter_depthwise, k::avx2::conv_gather_depthwise,
+               k::avx2::conv_weight_grad_depthwise),
+    LUCID_IMPL("depthwise avx512", k::avx512::conv_scatter_depthwise, k::avx512::conv_gather_depthwise,
+               k::avx512::conv_weight_grad_depthwise)};
 const Impl kDispatch = LUCID_IMPL("dispatch", k::conv_scatter, k::conv_gather, k::conv_weight_grad);
 const Impl kDirect[3] = {
     LUCID_IMPL("direct base", k::base::conv_scatter_direct, k::base::conv_gather_direct,
@@ -169,6 +177,41 @@ TEST(Kernels, DirectMatchesReferenceInEveryInstructionSet) {
     check<double>(kBlocked[i], 50 + i, 150, 9);
     check<float>(kBlocked[i], 60 + i, 40, 14, 40);  // long rows: whole tiles, one-vector tails
     check<double>(kBlocked[i], 70 + i, 40, 14, 40);
+    // (any channel count is correct; the dispatcher sends one or two pairs per group)
+    check<float>(kDepthwise[i], 80 + i, 200, 2);
+    check<double>(kDepthwise[i], 90 + i, 200, 2);
+    check<float>(kDepthwise[i], 100 + i, 60, 3, 40);  // long rows: chunks of 1-4 vectors
+    check<double>(kDepthwise[i], 110 + i, 60, 3, 40);
+  }
+}
+
+// The depthwise backward computes both gradients in one pass, or either alone.
+TEST(Kernels, DepthwiseBackwardBothOrEither) {
+  using Fn = void (*)(const ConvGeom&, const double*, const double*, const double*, double*, double*);
+  const Fn fns[3] = {&k::base::conv_backward_depthwise<double>, &k::avx2::conv_backward_depthwise<double>,
+                     &k::avx512::conv_backward_depthwise<double>};
+  const char* isas[3] = {"base", "avx2", "avx512"};
+  for (int i = 0; i < 3; ++i) {
+    if (!cpu_has(isas[i])) continue;
+    std::mt19937 rng(120 + i);
+    for (int t = 0; t < 60; ++t) {
+      const ConvGeom g = random_geom(rng, 2, 30);
+      const std::size_t nx = static_cast<std::size_t>(g.N * g.Cx * g.x_spatial());
+      const std::size_t ny = static_cast<std::size_t>(g.N * g.Cy * g.y_spatial());
+      const std::size_t nw = static_cast<std::size_t>(g.Cx * g.cy_per_group() * g.taps());
+      auto x = rand_vec<double>(nx, rng), y = rand_vec<double>(ny, rng), w = rand_vec<double>(nw, rng);
+      std::vector<double> gx_ref(nx), gw_ref(nw);
+      k::conv_gather_reference<double>(g, y.data(), w.data(), nullptr, gx_ref.data());
+      k::conv_weight_grad_reference<double>(g, x.data(), y.data(), gw_ref.data());
+      std::vector<double> gx(nx, 7.0), gw(nw, 7.0), gx1(nx, 7.0), gw1(nw, 7.0);
+      fns[i](g, x.data(), w.data(), y.data(), gx.data(), gw.data());
+      fns[i](g, x.data(), w.data(), y.data(), gx1.data(), nullptr);
+      fns[i](g, x.data(), w.data(), y.data(), nullptr, gw1.data());
+      ASSERT_LE(rel_err(gx, gx_ref), 1e-13) << isas[i] << " both, input grad, case " << t;
+      ASSERT_LE(rel_err(gw, gw_ref), 1e-13) << isas[i] << " both, weight grad, case " << t;
+      ASSERT_LE(rel_err(gx1, gx_ref), 1e-13) << isas[i] << " input grad alone, case " << t;
+      ASSERT_LE(rel_err(gw1, gw_ref), 1e-13) << isas[i] << " weight grad alone, case " << t;
+    }
   }
 }
 

@@ -1,7 +1,8 @@
-// Pieces the register-blocked kernels share (conv_blocked.cpp,
-// conv_blocked_grad.cpp): SIMD vectors, the tile that accumulates in
-// registers, and the slots that hold packed copies of input rows. Included
-// only by files compiled once per instruction set, with AVX2 and FMA.
+// Pieces the register-blocked and depthwise kernels share (conv_blocked.cpp,
+// conv_blocked_grad.cpp, conv_depthwise.cpp): SIMD vectors, the tile that
+// accumulates in registers, the slots that hold packed copies of input rows,
+// y rows split by phase, and whole output rows assembled from their phases.
+// Included only by files compiled once per instruction set, with AVX2 and FMA.
 #pragma once
 
 #include <immintrin.h>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "conv_geometry.h"
+#include "conv_phases.h"
 
 namespace lucid::kernels::LUCID_ISA {
 namespace {
@@ -34,6 +36,11 @@ struct Vec<float> {
     lo = _mm256_permute2f128_ps(l, h, 0x20);
     hi = _mm256_permute2f128_ps(l, h, 0x31);
   }
+  // (a0 a2 a4 a6 b0 b2 b4 b6), (a1 a3 ... b7): the inverse of interleave
+  static void deinterleave(V a, V b, V& even, V& odd) {
+    even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+    odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+  }
 };
 template <>
 struct Vec<double> {
@@ -50,6 +57,10 @@ struct Vec<double> {
     const V l = _mm256_unpacklo_pd(a, b), h = _mm256_unpackhi_pd(a, b);
     lo = _mm256_permute2f128_pd(l, h, 0x20);
     hi = _mm256_permute2f128_pd(l, h, 0x31);
+  }
+  static void deinterleave(V a, V b, V& even, V& odd) {
+    even = _mm256_permute4x64_pd(_mm256_unpacklo_pd(a, b), 0xD8);
+    odd = _mm256_permute4x64_pd(_mm256_unpackhi_pd(a, b), 0xD8);
   }
 };
 
@@ -91,6 +102,17 @@ void copy_short(T* dst, const T* src, std::int64_t n) {
   std::int64_t j = 0;
   for (; j + VT::W <= n; j += VT::W) VT::store(dst + j, VT::load(src + j));
   for (; j < n; ++j) dst[j] = src[j];
+}
+
+// Copies src[c_lo, c_hi) to dst[c_lo, c_hi) and zeros the rest of dst[0, L)
+// (L a whole number of vectors): vector stores, not library calls, for rows
+// of a few dozen values. Zeros over the edges first, then the copy.
+template <class T>
+void pad_row(T* dst, const T* src, std::int64_t L, std::int64_t c_lo, std::int64_t c_hi) {
+  using VT = Vec<T>;
+  for (std::int64_t j = 0; j < c_lo; j += VT::W) VT::store(dst + j, VT::zero());
+  for (std::int64_t j = L - VT::W; j + VT::W > c_hi; j -= VT::W) VT::store(dst + j, VT::zero());
+  copy_short(dst + c_lo, src + c_lo, c_hi - c_lo);
 }
 
 // How a blocked kernel splits its work: items are (group, chunk of rows,
@@ -149,6 +171,128 @@ struct RowSlots {
         if (want[r2] == want[r]) slot_of[r2] = static_cast<std::int64_t>(free_slot);
       pack(static_cast<std::int64_t>(free_slot), want[r]);
     }
+  }
+};
+
+// Writes one output row from its phases along the last axis: phase p's
+// values for q = q0_p, q0_p + 1, ... lie contiguously at ph[p]. With stride 2
+// the two phases interleave (y[2j] from one, y[2j+1] from the other).
+// `stream`: the row is 32-byte aligned and a whole number of vectors long,
+// and bypasses the caches (outputs far larger than them).
+template <class T>
+void write_row(const ConvGeom& g, const std::vector<AxisPhase>& a2, const T* const* ph, T* yr, bool stream) {
+  using VT = Vec<T>;
+  constexpr int W = VT::W;
+  const std::int64_t s = g.s[2], Yw = g.y[2];
+  const auto put = [&](T* p, typename VT::V v) {
+    if (stream) VT::stream(p, v);
+    else VT::store(p, v);
+  };
+  std::int64_t o = 0;  // outputs written
+  if (s == 1) {
+    for (; o + W <= Yw; o += W) put(yr + o, VT::load(ph[0] + o));
+    for (; o < Yw; ++o) yr[o] = ph[0][o];
+    return;
+  }
+  if (s == 2) {
+    const std::int64_t first = g.pad[2] % 2;  // the phase of y[0]
+    const T* A = ph[first];
+    const T* B = ph[1 - first];
+    for (; o + 2 * W <= Yw; o += 2 * W) {
+      typename VT::V lo, hi;
+      VT::interleave(VT::load(A + o / 2), VT::load(B + o / 2), lo, hi);
+      put(yr + o, lo);
+      put(yr + o + W, hi);
+    }
+    for (std::int64_t t = o; t < Yw; ++t) yr[t] = t % 2 == 0 ? A[t / 2] : B[t / 2];
+    return;
+  }
+  for (const AxisPhase& p : a2)
+    for (std::int64_t q = 0; q < p.Q; ++q) yr[p.o(p.q0 + q, s, g.pad[2])] = ph[p.r][q];
+}
+
+// The y rows that one row of x (sample n, position id, ih) meets, and their
+// packed copies. Along the last axis, tap k2 reads o = i*s2 - pad2 + k2*d2 =
+// (i + c - B)*s2 + r: element i + c of phase r of a packed row, whose element
+// j holds y[(j - B)*s2 + r] (zero outside y).
+struct YRows {
+  const ConvGeom& g;
+  std::int64_t B = 0, cmax = 0;
+  std::vector<std::int64_t> r, c;  // per tap k2
+
+  explicit YRows(const ConvGeom& geom) : g(geom) {
+    const std::int64_t s2 = g.s[2];
+    B = std::max<std::int64_t>(0, ceil_div(g.pad[2], s2));
+    for (std::int64_t k2 = 0; k2 < g.k[2]; ++k2) {
+      const std::int64_t e = k2 * g.d[2] - g.pad[2] + B * s2;
+      r.push_back(e % s2);
+      c.push_back(e / s2);
+      cmax = std::max(cmax, e / s2);
+    }
+  }
+  // Names in slots.want the y rows of tap pairs (k0, k1) = p0 .. p0 + np - 1
+  // (flat index k0 * K1 + k1): (n * Y0 + od) * Y1 + oh, or -1 outside y.
+  void want(std::int64_t n, std::int64_t id, std::int64_t ih, std::int64_t p0, std::int64_t np, RowSlots& slots) const {
+    for (std::int64_t t = 0; t < np; ++t) {
+      const std::int64_t od = id * g.s[0] - g.pad[0] + ((p0 + t) / g.k[1]) * g.d[0];
+      const std::int64_t oh = ih * g.s[1] - g.pad[1] + ((p0 + t) % g.k[1]) * g.d[1];
+      const bool ok = od >= 0 && od < g.y[0] && oh >= 0 && oh < g.y[1];
+      slots.want[static_cast<std::size_t>(t)] = ok ? (n * g.y[0] + od) * g.y[1] + oh : -1;
+    }
+  }
+  // Stride 2, contiguous phase rows: both phases of one y row at once, the
+  // pairs split in registers.
+  template <class T>
+  void pack_pair(const T* src, T* d0, T* d1, std::int64_t Lp) const {
+    using VT = Vec<T>;
+    constexpr std::int64_t W = VT::W;
+    const std::int64_t Yw = g.y[2];
+    const std::int64_t lo = std::min(B, Lp);
+    const std::int64_t hi0 = std::clamp<std::int64_t>(B + (Yw + 1) / 2, lo, Lp), hi1 = std::clamp<std::int64_t>(B + Yw / 2, lo, Lp);
+    const T* so = src - 2 * B;  // y[(j - B) * 2 + ph] = so[2 * j + ph]
+    for (std::int64_t j = 0; j < lo; ++j) d0[j] = d1[j] = T(0);
+    std::int64_t j = lo;
+    for (; j + W <= hi1; j += W) {
+      typename VT::V e, o;
+      VT::deinterleave(VT::load(so + 2 * j), VT::load(so + 2 * j + W), e, o);
+      VT::store(d0 + j, e);
+      VT::store(d1 + j, o);
+    }
+    for (std::int64_t i = j; i < hi0; ++i) d0[i] = so[2 * i];
+    for (std::int64_t i = j; i < hi1; ++i) d1[i] = so[2 * i + 1];
+    for (std::int64_t i = hi0; i < Lp; ++i) d0[i] = T(0);
+    for (std::int64_t i = hi1; i < Lp; ++i) d1[i] = T(0);
+  }
+  // Copies y row `key` of group grp (channels co < cyg) into dst: element j of
+  // phase r of channel co at co * sc + r * sr + j * sj, for j < Lp.
+  template <class T>
+  void pack(const T* y, std::int64_t grp, std::int64_t key, std::int64_t Lp, T* dst, std::int64_t sc, std::int64_t sr,
+            std::int64_t sj) const {
+    const std::int64_t cyg = g.cy_per_group(), Y = g.y_spatial(), Yw = g.y[2], s2 = g.s[2], plane = g.y[0] * g.y[1];
+    const T* src = y + ((key / plane) * g.Cy + grp * cyg) * Y + (key % plane) * Yw;
+    for (std::int64_t co = 0; co < cyg; ++co) {
+      if (sj == 1 && s2 == 2) {
+        pack_pair(src + co * Y, dst + co * sc, dst + co * sc + sr, Lp);
+        continue;
+      }
+      for (std::int64_t ph = 0; ph < s2; ++ph) {
+        // o = (j - B)*s2 + ph lies in [0, Yw) for j in [B, hi)
+        const std::int64_t lo = std::min(B, Lp), hi = std::clamp<std::int64_t>(B + ceil_div(Yw - ph, s2), lo, Lp);
+        const T* so = src + co * Y + ph - B * s2;
+        T* d = dst + co * sc + ph * sr;
+        for (std::int64_t j = 0; j < lo; ++j) d[j * sj] = T(0);
+        if (sj == 1 && s2 == 1) copy_short(d + lo, so + lo, hi - lo);
+        else
+          for (std::int64_t j = lo; j < hi; ++j) d[j * sj] = so[j * s2];
+        for (std::int64_t j = hi; j < Lp; ++j) d[j * sj] = T(0);
+      }
+    }
+    // The next row of x wants the row s1 further along this plane: start
+    // fetching it (rows of different channels lie far apart).
+    if ((key % plane) % g.y[1] + g.s[1] < g.y[1])
+      for (std::int64_t co = 0; co < cyg; ++co)
+        for (std::int64_t o = 0; o < Yw; o += 64 / static_cast<std::int64_t>(sizeof(T)))
+          _mm_prefetch(reinterpret_cast<const char*>(src + co * Y + g.s[1] * Yw + o), _MM_HINT_T0);
   }
 };
 

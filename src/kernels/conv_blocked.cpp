@@ -29,43 +29,6 @@ struct Tap {
   std::int64_t kf;    // its flat index in the kernel
 };
 
-// Writes one output row from its phases along the last axis: phase p's
-// values for q = q0_p, q0_p + 1, ... lie contiguously at ph[p]. With stride 2
-// the two phases interleave (y[2j] from one, y[2j+1] from the other).
-// `stream`: the row is 32-byte aligned and a whole number of vectors long,
-// and bypasses the caches (outputs far larger than them).
-template <class T>
-void write_row(const ConvGeom& g, const std::vector<AxisPhase>& a2, const T* const* ph, T* yr, bool stream) {
-  using VT = Vec<T>;
-  constexpr int W = VT::W;
-  const std::int64_t s = g.s[2], Yw = g.y[2];
-  const auto put = [&](T* p, typename VT::V v) {
-    if (stream) VT::stream(p, v);
-    else VT::store(p, v);
-  };
-  std::int64_t o = 0;  // outputs written
-  if (s == 1) {
-    for (; o + W <= Yw; o += W) put(yr + o, VT::load(ph[0] + o));
-    for (; o < Yw; ++o) yr[o] = ph[0][o];
-    return;
-  }
-  if (s == 2) {
-    const std::int64_t first = g.pad[2] % 2;  // the phase of y[0]
-    const T* A = ph[first];
-    const T* B = ph[1 - first];
-    for (; o + 2 * W <= Yw; o += 2 * W) {
-      typename VT::V lo, hi;
-      VT::interleave(VT::load(A + o / 2), VT::load(B + o / 2), lo, hi);
-      put(yr + o, lo);
-      put(yr + o + W, hi);
-    }
-    for (std::int64_t t = o; t < Yw; ++t) yr[t] = t % 2 == 0 ? A[t / 2] : B[t / 2];
-    return;
-  }
-  for (const AxisPhase& p : a2)
-    for (std::int64_t q = 0; q < p.Q; ++q) yr[p.o(p.q0 + q, s, g.pad[2])] = ph[p.r][q];
-}
-
 // MR output channels x NV vectors of positions per tile.
 //
 // Work items are (group, chunk of rows, block group): a block group is as
@@ -190,11 +153,7 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
         const T* src = x + ((key / plane) * g.Cx + grp * cxg) * X + (key % plane) * Xw + iw_lo;
         for (std::int64_t ci = 0; ci < cxg; ++ci) {
           T* dst = xp + (sl * cxg + ci) * L;
-          // Short rows: vector stores, not library calls. Zeros over the
-          // edges first (whole vectors, L is a multiple of them), then the copy.
-          for (std::int64_t j = 0; j < c_lo; j += VT::W) VT::store(dst + j, VT::zero());
-          for (std::int64_t j = L - VT::W; j + VT::W > c_hi; j -= VT::W) VT::store(dst + j, VT::zero());
-          copy_short(dst + c_lo, src + ci * X + c_lo, c_hi - c_lo);
+          pad_row(dst, src + ci * X, L, c_lo, c_hi);
           // the next input row is likely wanted next: start fetching it
           if (key % plane + 1 < plane)
             for (std::int64_t c = c_lo; c < c_hi; c += 64 / static_cast<std::int64_t>(sizeof(T)))

@@ -24,65 +24,6 @@ LUCID_ISA_BEGIN
 namespace lucid::kernels::LUCID_ISA {
 namespace {
 
-// The y rows that one row of x (sample n, position id, ih) meets, and their
-// packed copies. Along the last axis, tap k2 reads o = i*s2 - pad2 + k2*d2 =
-// (i + c - B)*s2 + r: element i + c of phase r of a packed row, whose element
-// j holds y[(j - B)*s2 + r] (zero outside y).
-struct YRows {
-  const ConvGeom& g;
-  std::int64_t B = 0, cmax = 0;
-  std::vector<std::int64_t> r, c;  // per tap k2
-
-  explicit YRows(const ConvGeom& geom) : g(geom) {
-    const std::int64_t s2 = g.s[2];
-    B = std::max<std::int64_t>(0, ceil_div(g.pad[2], s2));
-    for (std::int64_t k2 = 0; k2 < g.k[2]; ++k2) {
-      const std::int64_t e = k2 * g.d[2] - g.pad[2] + B * s2;
-      r.push_back(e % s2);
-      c.push_back(e / s2);
-      cmax = std::max(cmax, e / s2);
-    }
-  }
-  // Names in slots.want the y rows of tap pairs (k0, k1) = p0 .. p0 + np - 1
-  // (flat index k0 * K1 + k1): (n * Y0 + od) * Y1 + oh, or -1 outside y.
-  void want(std::int64_t n, std::int64_t id, std::int64_t ih, std::int64_t p0, std::int64_t np, RowSlots& slots) const {
-    for (std::int64_t t = 0; t < np; ++t) {
-      const std::int64_t od = id * g.s[0] - g.pad[0] + ((p0 + t) / g.k[1]) * g.d[0];
-      const std::int64_t oh = ih * g.s[1] - g.pad[1] + ((p0 + t) % g.k[1]) * g.d[1];
-      const bool ok = od >= 0 && od < g.y[0] && oh >= 0 && oh < g.y[1];
-      slots.want[static_cast<std::size_t>(t)] = ok ? (n * g.y[0] + od) * g.y[1] + oh : -1;
-    }
-  }
-  // Copies y row `key` of group grp (channels co < cyg) into dst: element j of
-  // phase r of channel co at co * sc + r * sr + j * sj, for j < Lp.
-  template <class T>
-  void pack(const T* y, std::int64_t grp, std::int64_t key, std::int64_t Lp, T* dst, std::int64_t sc, std::int64_t sr,
-            std::int64_t sj) const {
-    const std::int64_t cyg = g.cy_per_group(), Y = g.y_spatial(), Yw = g.y[2], s2 = g.s[2], plane = g.y[0] * g.y[1];
-    const T* src = y + ((key / plane) * g.Cy + grp * cyg) * Y + (key % plane) * Yw;
-    for (std::int64_t co = 0; co < cyg; ++co)
-      for (std::int64_t ph = 0; ph < s2; ++ph) {
-        // o = (j - B)*s2 + ph lies in [0, Yw) for j in [B, hi)
-        const std::int64_t lo = std::min(B, Lp), hi = std::clamp<std::int64_t>(B + ceil_div(Yw - ph, s2), lo, Lp);
-        const T* so = src + co * Y + ph - B * s2;
-        T* d = dst + co * sc + ph * sr;
-        for (std::int64_t j = 0; j < lo; ++j) d[j * sj] = T(0);
-        if (sj == 1 && s2 == 1) copy_short(d + lo, so + lo, hi - lo);
-        else if (sj == 1 && s2 == 2)
-          for (std::int64_t j = lo; j < hi; ++j) d[j] = so[2 * j];
-        else
-          for (std::int64_t j = lo; j < hi; ++j) d[j * sj] = so[j * s2];
-        for (std::int64_t j = hi; j < Lp; ++j) d[j * sj] = T(0);
-      }
-    // The next row of x wants the row s1 further along this plane: start
-    // fetching it (rows of different channels lie far apart).
-    if ((key % plane) % g.y[1] + g.s[1] < g.y[1])
-      for (std::int64_t co = 0; co < cyg; ++co)
-        for (std::int64_t o = 0; o < Yw; o += 64 / static_cast<std::int64_t>(sizeof(T)))
-          _mm_prefetch(reinterpret_cast<const char*>(src + co * Y + g.s[1] * Yw + o), _MM_HINT_T0);
-  }
-};
-
 template <class T, int MR, int NV>
 void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
   using VT = Vec<T>;

@@ -1,6 +1,8 @@
 // Chooses the kernel behind each convolution entry point:
-//   - few channels per group (depthwise) or a tiny problem: direct loops,
-//     in the widest instruction set the CPU has (or LUCID_ISA says);
+//   - one or two channel pairs per group (depthwise): the depthwise kernels
+//     (conv_depthwise.cpp), in the widest instruction set the CPU has (or
+//     LUCID_ISA says);
+//   - few channels per group or a tiny problem: direct loops;
 //   - rows long enough to fill register tiles (AVX2 and up): the blocked
 //     kernels (conv_blocked.cpp, conv_blocked_grad.cpp);
 //   - otherwise: stride phases and matrix products (conv_gemm.cpp);
@@ -10,6 +12,7 @@
 
 #include "conv.h"
 #include "conv_blocked.h"
+#include "conv_depthwise.h"
 #include "conv_direct.h"
 #include "conv_gemm.h"
 
@@ -37,6 +40,8 @@ Isa isa() {
   static const Isa chosen = detect_isa();
   return chosen;
 }
+
+bool use_depthwise(const ConvGeom& g) { return g.cx_per_group() * g.cy_per_group() <= 2; }
 
 bool use_direct(const ConvGeom& g) { return g.cx_per_group() * g.cy_per_group() <= 8 || g.macs() < 262144.0; }
 
@@ -97,7 +102,7 @@ const char* kernel_isa() {
 template <class T>
 void conv_scatter(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   if (!gemm_supported(g)) return conv_scatter_reference(g, x, w, bias, y);
-  if (g.cx_per_group() * g.cy_per_group() <= 2) { LUCID_DIRECT(conv_scatter_direct, g, x, w, bias, y) }
+  if (use_depthwise(g)) { LUCID_DIRECT(conv_scatter_depthwise, g, x, w, bias, y) }
   if (use_blocked(g)) { LUCID_DIRECT(conv_scatter_blocked, g, x, w, bias, y) }
   if (use_direct(g)) { LUCID_DIRECT(conv_scatter_direct, g, x, w, bias, y) }
   return use_phases(g) ? conv_scatter_gemm(g, x, w, bias, y) : conv_scatter_taps(g, x, w, bias, y);
@@ -105,6 +110,7 @@ void conv_scatter(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y
 template <class T>
 void conv_gather(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
   if (!gemm_supported(g)) return conv_gather_reference(g, y, w, bias, x);
+  if (use_depthwise(g)) { LUCID_DIRECT(conv_gather_depthwise, g, y, w, bias, x) }
   if (use_blocked_gather(g)) { LUCID_DIRECT(conv_gather_blocked, g, y, w, bias, x) }
   if (!use_direct(g)) return conv_gather_gemm(g, y, w, bias, x);
   LUCID_DIRECT(conv_gather_direct, g, y, w, bias, x)
@@ -112,6 +118,7 @@ void conv_gather(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x)
 template <class T>
 void conv_weight_grad(const ConvGeom& g, const T* x, const T* y, T* w) {
   if (!gemm_supported(g)) return conv_weight_grad_reference(g, x, y, w);
+  if (use_depthwise(g)) { LUCID_DIRECT(conv_weight_grad_depthwise, g, x, y, w) }
   if (use_blocked_backward(g, sizeof(T))) { LUCID_DIRECT(conv_weight_grad_blocked, g, x, y, w) }
   if (!use_direct(g))
     return halves_fit(g, sizeof(T)) ? conv_backward_halves<T>(g, x, nullptr, y, nullptr, w) : conv_weight_grad_gemm(g, x, y, w);
@@ -119,10 +126,11 @@ void conv_weight_grad(const ConvGeom& g, const T* x, const T* y, T* w) {
 }
 template <class T>
 void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw) {
-  // Both gradients together: the shared column chunks pay off down to small
-  // problems; (near-)depthwise ones keep the direct loops, and heavily
-  // overlapping taps take the blocked gather and weight gradient.
-  if (gx && gw && gemm_supported(g) && g.cx_per_group() * g.cy_per_group() > 2 && !use_blocked_backward(g, sizeof(T))) {
+  // Both gradients together: depthwise ones in one pass over y; the shared
+  // column chunks pay off down to small problems; heavily overlapping taps
+  // take the blocked gather and weight gradient.
+  if (gemm_supported(g) && use_depthwise(g)) { LUCID_DIRECT(conv_backward_depthwise, g, x, w, y, gx, gw) }
+  if (gx && gw && gemm_supported(g) && !use_blocked_backward(g, sizeof(T))) {
     if (halves_fit(g, sizeof(T))) return conv_backward_halves(g, x, w, y, gx, gw);
     return conv_backward_gemm(g, x, w, y, gx, gw);
   }

@@ -1,11 +1,12 @@
 // The instruction set of a file compiled once per ISA (conv_direct.cpp,
-// conv_blocked.cpp, conv_blocked_grad.cpp). CMake defines LUCID_ISA (the
-// namespace: avx512, avx2, base) and LUCID_ISA_LEVEL (2, 1, 0); the file
-// itself is compiled for baseline x86-64, and only the code between
-// LUCID_ISA_BEGIN and LUCID_ISA_END targets the wider set. Headers are
-// included before LUCID_ISA_BEGIN, so the inline functions and templates they
-// define (the standard library's among them) are compiled for the baseline:
-// the one copy of each that the linker keeps runs on every x86-64 CPU.
+// conv_blocked.cpp, conv_blocked_grad.cpp, conv_depthwise.cpp). CMake
+// defines LUCID_ISA (the namespace: avx512, avx2, base) and LUCID_ISA_LEVEL
+// (2, 1, 0); the file itself is compiled for baseline x86-64, and only the
+// code between LUCID_ISA_BEGIN and LUCID_ISA_END targets the wider set.
+// Headers are included before LUCID_ISA_BEGIN, so the inline functions and
+// templates they define (the standard library's among them) are compiled for
+// the baseline: the one copy of each that the linker keeps runs on every
+// x86-64 CPU.
 #pragma once
 
 #if LUCID_ISA_LEVEL == 2

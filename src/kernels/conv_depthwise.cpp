@@ -1,0 +1,385 @@
+// Direct kernels for convolutions with one or two channel pairs per group
+// (depthwise and the like). There is little arithmetic per element, so the
+// work is to touch memory once: each item (sample, channel) copies the planes
+// of its input that the current output plane reads into a small ring of
+// zero-padded rows (y planes split by phase along the last axis, for the
+// gradients), and then computes whole rows with vector loads from that copy:
+//   - forward: every phase of an output row along the last axis, then the
+//     row assembled and written once (write_row);
+//   - gradients: a row of x reads the phase rows of y contiguously; the input
+//     gradient and the weight gradient share those loads in one pass, the
+//     weight gradient summed per item and then over samples in a fixed order
+//     (the result does not depend on the thread count).
+// Compiled once per instruction set like conv_blocked.cpp; the AVX2 code also
+// serves AVX-512 machines.
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "conv_depthwise.h"
+#include "conv_phases.h"
+
+#include "isa_target.h"
+
+#if LUCID_ISA_LEVEL >= 1
+#include <immintrin.h>
+
+LUCID_ISA_BEGIN
+#include "blocked_tile.h"
+
+namespace lucid::kernels::LUCID_ISA {
+namespace {
+
+template <class T>
+std::int64_t whole_vectors(std::int64_t n) {
+  constexpr std::int64_t W = Vec<T>::W;
+  return (n + W - 1) / W * W;
+}
+
+// The taps one row reads: tap t reads the row at base + off[t] (base set
+// per row) with weight wv[t], and is valid for rows q in [lo[t], hi[t]).
+// Most rows meet every tap; rows near the edges take a filtered copy.
+template <class T>
+struct TapList {
+  std::vector<std::int64_t> off, lo, hi, gi;
+  std::vector<T> wv;
+  std::int64_t all_lo = 0, all_hi = 0;  // rows every tap is valid for
+  std::int64_t size() const { return static_cast<std::int64_t>(off.size()); }
+  void clear() {
+    off.clear(), lo.clear(), hi.clear(), gi.clear(), wv.clear();
+    all_lo = std::numeric_limits<std::int64_t>::min(), all_hi = std::numeric_limits<std::int64_t>::max();
+  }
+  void add(std::int64_t o, std::int64_t l, std::int64_t h, T w, std::int64_t g) {
+    off.push_back(o), lo.push_back(l), hi.push_back(h), wv.push_back(w), gi.push_back(g);
+    all_lo = std::max(all_lo, l), all_hi = std::min(all_hi, h);
+  }
+  const TapList& at(std::int64_t q, TapList& tmp) const {
+    if (q >= all_lo && q < all_hi) return *this;
+    tmp.clear();
+    for (std::size_t t = 0; t < off.size(); ++t)
+      if (q >= lo[t] && q < hi[t]) tmp.add(off[t], lo[t], hi[t], wv[t], gi[t]);
+    return tmp;
+  }
+};
+
+// NV vectors from column c0 of one row, summed over the taps of `tl`
+// (rows at base + off[t]). DX: the sum (started from b) is stored at
+// out + c0. DW: each tap's products with the row xr are added to G[gi[t]].
+template <class T, int NV, bool DX, bool DW>
+void taps_chunk(const T* base, const TapList<T>& tl, std::int64_t c0, T b, const T* xr, T* out,
+                typename Vec<T>::V* G) {
+  using VT = Vec<T>;
+  using V = typename VT::V;
+  constexpr int W = VT::W;
+  V acc[NV], xv[NV];
+  for (int v = 0; v < NV; ++v) {
+    if constexpr (DX) acc[v] = VT::bcast(&b);
+    if constexpr (DW) xv[v] = VT::load(xr + c0 + v * W);
+  }
+  const std::int64_t nt = tl.size();
+  const std::int64_t* off = tl.off.data();
+  const std::int64_t* gi = tl.gi.data();
+  const T* wv = tl.wv.data();
+  for (std::int64_t t = 0; t < nt; ++t) {
+    const T* p = base + off[t] + c0;
+    V rv[NV];
+    for (int v = 0; v < NV; ++v) rv[v] = VT::load(p + v * W);
+    if constexpr (DX) {
+      const V wt = VT::bcast(wv + t);
+      for (int v = 0; v < NV; ++v) acc[v] = VT::fma(wt, rv[v], acc[v]);
+    }
+    if constexpr (DW) {
+      V s = VT::fma(xv[0], rv[0], G[gi[t]]);
+      for (int v = 1; v < NV; ++v) s = VT::fma(xv[v], rv[v], s);
+      G[gi[t]] = s;
+    }
+  }
+  if constexpr (DX)
+    for (int v = 0; v < NV; ++v) VT::store(out + c0 + v * W, acc[v]);
+}
+
+// A whole row of n positions (rounded up to vectors) in chunks of up to four
+// vectors; the rows must be readable that far.
+template <class T, bool DX, bool DW>
+void taps_row(const T* base, const TapList<T>& tl, std::int64_t n, T b, const T* xr, T* out, typename Vec<T>::V* G) {
+  constexpr int W = Vec<T>::W;
+  const std::int64_t nv = (n + W - 1) / W;
+  std::int64_t v = 0;
+  for (; v + 4 <= nv; v += 4) taps_chunk<T, 4, DX, DW>(base, tl, v * W, b, xr, out, G);
+  const std::int64_t c0 = v * W;
+  switch (nv - v) {
+    case 3: return taps_chunk<T, 3, DX, DW>(base, tl, c0, b, xr, out, G);
+    case 2: return taps_chunk<T, 2, DX, DW>(base, tl, c0, b, xr, out, G);
+    case 1: return taps_chunk<T, 1, DX, DW>(base, tl, c0, b, xr, out, G);
+    default: return;
+  }
+}
+
+// A ring of packed planes along the first axis: plane p lives in slot
+// p % n. Callers ask for the planes of one output (or input) plane at a
+// time; those span fewer than n consecutive planes and move forward, so
+// a plane is packed once per item.
+struct PlaneRing {
+  std::vector<std::int64_t> key;
+  explicit PlaneRing(std::int64_t n) : key(static_cast<std::size_t>(n), -1) {}
+  template <class Pack>
+  std::int64_t get(std::int64_t p, Pack&& pack) {
+    const std::int64_t sl = p % static_cast<std::int64_t>(key.size());
+    if (key[static_cast<std::size_t>(sl)] != p) {
+      pack(sl, p);
+      key[static_cast<std::size_t>(sl)] = p;
+    }
+    return sl;
+  }
+};
+
+}  // namespace
+
+// Items are (sample, output channel). Output plane od reads input planes
+// (od + pad0 - k0 * d0) / s0, at most nwin consecutive ones; their rows are
+// packed, every channel of the group, with zeros past both edges so that
+// every phase's taps read whole vectors.
+template <class T>
+void conv_scatter_depthwise(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  const std::vector<AxisPhase> ax[3] = {axis_phases(g, 0), axis_phases(g, 1), axis_phases(g, 2)};
+  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
+  const std::int64_t X = g.x_spatial(), Y = g.y_spatial(), Xw = g.x[2];
+  if (g.N * g.Cy * Y == 0) return;
+  // Packed columns [iw_lo, iw_lo + L) cover every phase's reads; the staged
+  // phases of one output row take `stage` values.
+  std::int64_t iw_lo = 0, iw_hi = 0, stage = 0;
+  bool any = false;
+  std::vector<std::int64_t> sofs;
+  for (const AxisPhase& a2 : ax[2]) {
+    const std::int64_t qn = whole_vectors<T>(a2.Q);
+    sofs.push_back(stage);
+    stage += qn;
+    if (a2.Q == 0) continue;
+    for (std::int64_t off : a2.off) {
+      iw_lo = any ? std::min(iw_lo, a2.q0 - off) : a2.q0 - off;
+      iw_hi = any ? std::max(iw_hi, a2.q0 + qn - off) : a2.q0 + qn - off;
+      any = true;
+    }
+  }
+  const std::int64_t L = whole_vectors<T>(std::max<std::int64_t>(1, iw_hi - iw_lo));
+  const std::int64_t c_lo = std::clamp<std::int64_t>(-iw_lo, 0, L), c_hi = std::clamp<std::int64_t>(Xw - iw_lo, c_lo, L);
+  const std::int64_t nwin = (g.k[0] - 1) * g.d[0] / g.s[0] + 1, pplane = g.x[1] * L;
+  // Output position o along axes 0 and 1: o + pad = quo * s + rem.
+  std::vector<std::int64_t> rem[2], quo[2];
+  for (int a = 0; a < 2; ++a)
+    for (std::int64_t o = 0; o < g.y[a]; ++o) {
+      const std::int64_t q = floor_div(o + g.pad[a], g.s[a]);
+      quo[a].push_back(q);
+      rem[a].push_back(o + g.pad[a] - q * g.s[a]);
+    }
+#pragma omp parallel for collapse(2) schedule(static) if (g.worth_threads())
+  for (std::int64_t n = 0; n < g.N; ++n)
+    for (std::int64_t cy = 0; cy < g.Cy; ++cy) {
+      const std::int64_t grp = cy / cyg, cyl = cy % cyg;
+      const T b = bias ? bias[cy] : T(0);
+      // Scratch: the ring [channel][slot][row][L], then the staged row.
+      T* xp = thread_scratch<T>(static_cast<std::size_t>(cxg * nwin * pplane + stage), 0);
+      T* st = xp + cxg * nwin * pplane;
+      PlaneRing ring(nwin);
+      const auto pack = [&](std::int64_t sl, std::int64_t id) {
+        for (std::int64_t c = 0; c < cxg; ++c) {
+          const T* src = x + (n * g.Cx + grp * cxg + c) * X + id * g.x[1] * Xw + iw_lo;
+          T* dst = xp + (c * nwin + sl) * pplane;
+          for (std::int64_t ih = 0; ih < g.x[1]; ++ih) pad_row(dst + ih * L, src + ih * Xw, L, c_lo, c_hi);
+        }
+      };
+      std::vector<const T*> phrow(ax[2].size(), st);
+      std::vector<std::int64_t> slot0(static_cast<std::size_t>(g.k[0]));
+      // taps[r1 * s2 + p]: the taps of output rows of phase r1 (axis 1) and phase p (axis 2)
+      std::vector<TapList<T>> taps(static_cast<std::size_t>(g.s[1] * g.s[2]));
+      TapList<T> tmp;
+      for (std::int64_t od = 0; od < g.y[0]; ++od) {
+        const std::int64_t r0 = rem[0][static_cast<std::size_t>(od)], qa = quo[0][static_cast<std::size_t>(od)];
+        const AxisPhase& a0 = ax[0][static_cast<std::size_t>(r0)];
+        for (std::size_t t0 = 0; t0 < a0.k.size(); ++t0) {
+          const std::int64_t id = qa - a0.off[t0];
+          slot0[t0] = id >= 0 && id < g.x[0] ? ring.get(id, pack) : -1;
+        }
+        for (const AxisPhase& a1 : ax[1])
+          for (std::size_t p = 0; p < ax[2].size(); ++p) {
+            const AxisPhase& a2 = ax[2][p];
+            TapList<T>& tl = taps[static_cast<std::size_t>(a1.r * g.s[2]) + p];
+            tl.clear();
+            for (std::int64_t c = 0; c < cxg; ++c)
+              for (std::size_t t0 = 0; t0 < a0.k.size(); ++t0) {
+                if (slot0[t0] < 0) continue;
+                for (std::size_t t1 = 0; t1 < a1.k.size(); ++t1) {
+                  // row qb reads input row ih = qb - off1, valid in [0, X1); column c
+                  // of the phase reads iw = q0 + c - off2, packed at iw - iw_lo
+                  const std::int64_t o1 = a1.off[t1];
+                  const std::int64_t o = (c * nwin + slot0[t0]) * pplane - o1 * L + a2.q0 - iw_lo;
+                  const T* wr = w + ((grp * cxg + c) * cyg + cyl) * K + (a0.k[t0] * g.k[1] + a1.k[t1]) * g.k[2];
+                  for (std::size_t t2 = 0; t2 < a2.k.size(); ++t2) tl.add(o - a2.off[t2], o1, g.x[1] + o1, wr[a2.k[t2]], 0);
+                }
+              }
+          }
+        for (std::int64_t oh = 0; oh < g.y[1]; ++oh) {
+          const std::int64_t r1 = rem[1][static_cast<std::size_t>(oh)], qb = quo[1][static_cast<std::size_t>(oh)];
+          for (std::size_t p = 0; p < ax[2].size(); ++p) {
+            const AxisPhase& a2 = ax[2][p];
+            if (a2.Q == 0) continue;
+            const TapList<T>& tl = taps[static_cast<std::size_t>(r1 * g.s[2]) + p].at(qb, tmp);
+            taps_row<T, true, false>(xp + qb * L, tl, a2.Q, b, nullptr, st + sofs[p], nullptr);
+            phrow[static_cast<std::size_t>(a2.r)] = st + sofs[p];
+          }
+          write_row(g, ax[2], phrow.data(), y + (n * g.Cy + cy) * Y + (od * g.y[1] + oh) * g.y[2], false);
+        }
+      }
+    }
+}
+
+// Items are (sample, input channel). Input plane id meets output planes
+// id * s0 - pad0 + k0 * d0: a window of (K0 - 1) * d0 + 1; their rows are
+// packed split by phase along the last axis (YRows), every channel of the
+// group. gx = gather(y) + bias where gx is given; the weight gradient's
+// per-item sums go to part[n][cx][co][tap], summed over samples afterwards.
+template <class T, bool DX, bool DW>
+void backward_items(const ConvGeom& g, const T* x, const T* w, const T* y, const T* bias, T* gx, T* part) {
+  using VT = Vec<T>;
+  using V = typename VT::V;
+  constexpr std::int64_t W = VT::W;
+  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
+  const std::int64_t X = g.x_spatial(), Xw = g.x[2], s2 = g.s[2];
+  const YRows yr(g);
+  const std::int64_t Xr = whole_vectors<T>(Xw), Lp = Xr + yr.cmax;  // a row of x; a phase row of y
+  const std::int64_t prow = cyg * s2 * Lp, pplane = g.y[1] * prow;   // one packed y row, all channels; a plane
+  const std::int64_t nwin = (g.k[0] - 1) * g.d[0] + 1;
+#pragma omp parallel for collapse(2) schedule(static) if (g.worth_threads())
+  for (std::int64_t n = 0; n < g.N; ++n)
+    for (std::int64_t cx = 0; cx < g.Cx; ++cx) {
+      const std::int64_t grp = cx / cxg;
+      const T b = bias ? bias[cx] : T(0);
+      // Scratch: the weight-gradient vectors [co][tap], the ring, a row of x, a row of gx.
+      T* sc = thread_scratch<T>(static_cast<std::size_t>(cyg * K * W + nwin * pplane + 2 * Xr), 0);
+      V* G = reinterpret_cast<V*>(sc);
+      T* yp = sc + cyg * K * W;
+      T* xr = yp + nwin * pplane;
+      T* gr = xr + Xr;
+      for (std::int64_t i = 0; i < cyg * K; ++i) G[i] = VT::zero();
+      PlaneRing ring(nwin);
+      const auto pack = [&](std::int64_t sl, std::int64_t od) {
+        for (std::int64_t oh = 0; oh < g.y[1]; ++oh)
+          yr.pack(y, grp, (n * g.y[0] + od) * g.y[1] + oh, Lp, yp + sl * pplane + oh * prow, s2 * Lp, Lp, 1);
+      };
+      std::vector<std::int64_t> slot0(static_cast<std::size_t>(g.k[0]));
+      TapList<T> taps, tmp;
+      for (std::int64_t id = 0; id < g.x[0]; ++id) {
+        for (std::int64_t k0 = 0; k0 < g.k[0]; ++k0) {
+          const std::int64_t od = id * g.s[0] - g.pad[0] + k0 * g.d[0];
+          slot0[static_cast<std::size_t>(k0)] = od >= 0 && od < g.y[0] ? ring.get(od, pack) : -1;
+        }
+        // Row ih meets y row oh = ih * s1 - pad1 + k1 * d1 (valid for ih in
+        // [lo, hi)), at base yp + ih * s1 * prow.
+        taps.clear();
+        for (std::int64_t co = 0; co < cyg; ++co)
+          for (std::int64_t k0 = 0; k0 < g.k[0]; ++k0) {
+            const std::int64_t sl = slot0[static_cast<std::size_t>(k0)];
+            if (sl < 0) continue;
+            for (std::int64_t k1 = 0; k1 < g.k[1]; ++k1) {
+              std::int64_t lo, hi;
+              valid_inputs(g.x[1], g.y[1], g.s[1], g.pad[1], k1 * g.d[1], lo, hi);
+              const std::int64_t o = sl * pplane + (k1 * g.d[1] - g.pad[1]) * prow + co * s2 * Lp;
+              for (std::int64_t k2 = 0; k2 < g.k[2]; ++k2) {
+                const std::int64_t kf = (k0 * g.k[1] + k1) * g.k[2] + k2;
+                const std::size_t kk = static_cast<std::size_t>(k2);
+                taps.add(o + yr.r[kk] * Lp + yr.c[kk], lo, hi, DX ? w[(cx * cyg + co) * K + kf] : T(0), co * K + kf);
+              }
+            }
+          }
+        for (std::int64_t ih = 0; ih < g.x[1]; ++ih) {
+          const std::int64_t xofs = (id * g.x[1] + ih) * Xw;
+          if constexpr (DW) {
+            copy_short(xr, x + (n * g.Cx + cx) * X + xofs, Xw);
+            for (std::int64_t j = Xw; j < Xr; ++j) xr[j] = T(0);
+          }
+          taps_row<T, DX, DW>(yp + ih * g.s[1] * prow, taps.at(ih, tmp), Xw, b, xr, gr, G);
+          if constexpr (DX) copy_short(gx + (n * g.Cx + cx) * X + xofs, gr, Xw);
+        }
+      }
+      if constexpr (DW)
+        for (std::int64_t i = 0; i < cyg * K; ++i) {
+          alignas(64) T lanes[W];
+          VT::store(lanes, G[i]);
+          T s = T(0);
+          for (std::int64_t l = 0; l < W; ++l) s += lanes[l];
+          part[(n * g.Cx + cx) * cyg * K + i] = s;
+        }
+    }
+}
+
+template <class T>
+void conv_backward_depthwise(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw) {
+  const std::int64_t per_sample = g.Cx * g.cy_per_group() * g.taps();
+  if (!gw) {
+    if (gx) backward_items<T, true, false>(g, x, w, y, nullptr, gx, nullptr);
+    return;
+  }
+  // The calling thread's slot 1 holds the per-sample sums.
+  T* part = thread_scratch<T>(static_cast<std::size_t>(std::max<std::int64_t>(g.N, 1) * per_sample), 1);
+  if (gx) backward_items<T, true, true>(g, x, w, y, nullptr, gx, part);
+  else backward_items<T, false, true>(g, x, w, y, nullptr, nullptr, part);
+#pragma omp parallel for schedule(static) if (g.worth_threads())
+  for (std::int64_t i = 0; i < per_sample; ++i) {
+    T s = T(0);
+    for (std::int64_t n = 0; n < g.N; ++n) s += part[n * per_sample + i];
+    gw[i] = s;
+  }
+}
+
+template <class T>
+void conv_gather_depthwise(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
+  backward_items<T, true, false>(g, nullptr, w, y, bias, x, nullptr);
+}
+
+template <class T>
+void conv_weight_grad_depthwise(const ConvGeom& g, const T* x, const T* y, T* w) {
+  conv_backward_depthwise<T>(g, x, nullptr, y, nullptr, w);
+}
+
+}  // namespace lucid::kernels::LUCID_ISA
+
+#else  // no AVX2: the direct loops serve
+
+#include "conv_direct.h"
+
+LUCID_ISA_BEGIN
+
+namespace lucid::kernels::LUCID_ISA {
+template <class T>
+void conv_scatter_depthwise(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  conv_scatter_direct<T>(g, x, w, bias, y);
+}
+template <class T>
+void conv_gather_depthwise(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
+  conv_gather_direct<T>(g, y, w, bias, x);
+}
+template <class T>
+void conv_weight_grad_depthwise(const ConvGeom& g, const T* x, const T* y, T* w) {
+  conv_weight_grad_direct<T>(g, x, y, w);
+}
+template <class T>
+void conv_backward_depthwise(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw) {
+  if (gx) conv_gather_direct<T>(g, y, w, nullptr, gx);
+  if (gw) conv_weight_grad_direct<T>(g, x, y, gw);
+}
+}  // namespace lucid::kernels::LUCID_ISA
+
+#endif
+
+namespace lucid::kernels::LUCID_ISA {
+#define LUCID_INSTANTIATE(T)                                                                   \
+  template void conv_scatter_depthwise<T>(const ConvGeom&, const T*, const T*, const T*, T*); \
+  template void conv_gather_depthwise<T>(const ConvGeom&, const T*, const T*, const T*, T*);  \
+  template void conv_weight_grad_depthwise<T>(const ConvGeom&, const T*, const T*, T*);       \
+  template void conv_backward_depthwise<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*);
+LUCID_INSTANTIATE(float)
+LUCID_INSTANTIATE(double)
+#undef LUCID_INSTANTIATE
+}  // namespace lucid::kernels::LUCID_ISA
+LUCID_ISA_END
