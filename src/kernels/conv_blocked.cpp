@@ -7,6 +7,7 @@
 // serves AVX-512 machines.
 #include <algorithm>
 #include <cstdint>
+#include <numeric>
 #include <vector>
 
 #include "conv_blocked.h"
@@ -107,6 +108,16 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
   const double out_bytes = static_cast<double>(g.N * g.Cy * Y) * sizeof(T);
   const std::int64_t plane = g.x[0] * g.x[1];  // input rows per channel
   const std::int64_t nrows = g.N * QA * QB;
+  // Rows qb apart by a multiple of `step` (the spacing of the taps' input
+  // rows along axis 1: the dilation, for stride 1) read overlapping input
+  // rows, so they run one after another: qb = order[j].
+  std::int64_t step = 0;
+  for (const auto& a1 : ax[1])
+    for (std::int64_t off : a1.off) step = std::gcd(step, off - a1.off[0]);
+  if (step <= 0 || step >= QB) step = 1;
+  std::vector<std::int64_t> order;
+  for (std::int64_t res = 0; res < step; ++res)
+    for (std::int64_t qb = res; qb < QB; qb += step) order.push_back(qb);
   const BlockedSplit sp(g, coblocks, wblock * static_cast<std::int64_t>(sizeof(T)), out_bytes, nrows);
   const std::int64_t per_group = sp.per_group, bgroups = sp.bgroups, chunks = sp.chunks, items = sp.items;
   // Streaming stores for outputs far beyond the caches, when rows are aligned.
@@ -137,7 +148,7 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
     const std::int64_t r0 = nrows * ch / chunks, r1 = nrows * (ch + 1) / chunks;
     for (std::int64_t row = r0; row < r1; ++row) {
       // rows run over (sample, qa, qb): each item's packed weights serve every sample
-      const std::int64_t n = row / (QA * QB), qa = row / QB % QA, qb = row % QB;
+      const std::int64_t n = row / (QA * QB), qa = row / QB % QA, qb = order[static_cast<std::size_t>(row % QB)];
       // The input rows of this output row's taps, over every row phase.
       for (const RowPhase& rp : rows) {
         const AxisPhase &a0 = *rp.a0, &a1 = *rp.a1;
@@ -154,10 +165,10 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
         for (std::int64_t ci = 0; ci < cxg; ++ci) {
           T* dst = xp + (sl * cxg + ci) * L;
           pad_row(dst, src + ci * X, L, c_lo, c_hi);
-          // the next input row is likely wanted next: start fetching it
-          if (key % plane + 1 < plane)
+          // the next row in order wants the input row `step` further: start fetching it
+          if (key % plane + step < plane)
             for (std::int64_t c = c_lo; c < c_hi; c += 64 / static_cast<std::int64_t>(sizeof(T)))
-              _mm_prefetch(reinterpret_cast<const char*>(src + ci * X + Xw + c), _MM_HINT_T0);
+              _mm_prefetch(reinterpret_cast<const char*>(src + ci * X + step * Xw + c), _MM_HINT_T0);
         }
       });
       for (const RowPhase& rp : rows) {
