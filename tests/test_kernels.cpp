@@ -217,13 +217,14 @@ TEST(Kernels, DepthwiseBackwardBothOrEither) {
 
 // Rows whose length suits 4 x 3 tiles better than 6 x 2 (24, 48 positions,
 // channel counts 6 does not divide), and ones that suit 6 x 2, in every
-// instruction set the CPU has.
-TEST(Kernels, BlockedForwardTileShapes) {
+// instruction set the CPU has: the forward (rows of y, Cy channels) and the
+// gather (rows of x, Cx channels).
+TEST(Kernels, BlockedTileShapes) {
   struct Shape {
     std::int64_t cx, cy, len, k, s, d;
   };
   const Shape shapes[] = {{5, 10, 22, 3, 1, 1}, {3, 20, 44, 5, 1, 1}, {4, 32, 20, 3, 1, 2}, {6, 32, 30, 3, 1, 1},
-                          {7, 14, 24, 2, 2, 1}};
+                          {7, 14, 24, 2, 2, 1}, {13, 8, 48, 3, 1, 2}};
   std::mt19937 rng(90);
   for (const Shape& sh : shapes) {
     ConvGeom g;
@@ -242,8 +243,11 @@ TEST(Kernels, BlockedForwardTileShapes) {
     auto x = rand_vec<float>(static_cast<std::size_t>(g.N * g.Cx * g.x_spatial()), rng);
     auto w = rand_vec<float>(static_cast<std::size_t>(g.Cx * g.Cy * g.taps()), rng);
     auto b = rand_vec<float>(static_cast<std::size_t>(g.Cy), rng);
-    std::vector<float> want(static_cast<std::size_t>(g.N * g.Cy * g.y_spatial()));
+    auto y = rand_vec<float>(static_cast<std::size_t>(g.N * g.Cy * g.y_spatial()), rng);
+    auto bx = rand_vec<float>(static_cast<std::size_t>(g.Cx), rng);
+    std::vector<float> want(static_cast<std::size_t>(g.N * g.Cy * g.y_spatial())), want_x(x.size());
     k::conv_scatter_reference<float>(g, x.data(), w.data(), b.data(), want.data());
+    k::conv_gather_reference<float>(g, y.data(), w.data(), bx.data(), want_x.data());
     const char* isas[2] = {"avx2", "avx512"};
     for (int i = 0; i < 2; ++i) {
       if (!cpu_has(isas[i])) continue;
@@ -251,6 +255,10 @@ TEST(Kernels, BlockedForwardTileShapes) {
       (i == 0 ? k::avx2::conv_scatter_blocked<float> : k::avx512::conv_scatter_blocked<float>)(g, x.data(), w.data(),
                                                                                              b.data(), got.data());
       EXPECT_LE(rel_err(got, want), 2e-6) << isas[i] << " Cy " << sh.cy << " row " << sh.len;
+      std::vector<float> got_x(x.size(), 7.0f);
+      (i == 0 ? k::avx2::conv_gather_blocked<float> : k::avx512::conv_gather_blocked<float>)(g, y.data(), w.data(),
+                                                                                           bx.data(), got_x.data());
+      EXPECT_LE(rel_err(got_x, want_x), 2e-6) << isas[i] << " gather Cx " << sh.cx << " row " << sh.len;
     }
   }
 }

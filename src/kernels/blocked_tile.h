@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <numeric>
 #include <vector>
 
 #include "conv_geometry.h"
@@ -92,6 +93,23 @@ void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t 
   }
   for (int m = 0; m < MR; ++m)
     for (int v = 0; v < NV; ++v) VT::store(out + m * ld + c0 + v * VT::W, acc[m][v]);
+}
+
+// Issue slots a tile shape (MR channels x NV vectors) spends per useful
+// multiply-add vector over rows of the given lengths and `channels`
+// channels: padded channels, padded positions, and the last tile of a row
+// (one vector of MR accumulators, which runs at MR/8 of the rate when MR < 8).
+template <class T>
+double tile_waste(const std::vector<std::int64_t>& rows, std::int64_t channels, int MR, int NV) {
+  const std::int64_t W = Vec<T>::W, NR = NV * W;
+  double slots = 0, useful = 0;
+  for (std::int64_t q : rows) {
+    std::int64_t c0 = 0;
+    for (; c0 + W < q; c0 += NR) slots += NV;
+    if (c0 < q) slots += 8.0 / MR;
+    useful += static_cast<double>(q) / W;
+  }
+  return slots * static_cast<double>((channels + MR - 1) / MR * MR) / (useful * static_cast<double>(channels));
 }
 
 // Copies n values: vector moves and a scalar tail (rows of a few dozen
@@ -219,6 +237,8 @@ struct YRows {
   const ConvGeom& g;
   std::int64_t B = 0, cmax = 0;
   std::vector<std::int64_t> r, c;  // per tap k2
+  std::int64_t step = 1;
+  std::vector<std::int64_t> order;  // rows of x along axis 1, in the order they run
 
   explicit YRows(const ConvGeom& geom) : g(geom) {
     const std::int64_t s2 = g.s[2];
@@ -229,6 +249,13 @@ struct YRows {
       c.push_back(e / s2);
       cmax = std::max(cmax, e / s2);
     }
+    // Rows of x `step` apart meet common y rows (ih * s1 + k1 * d1 agree
+    // for two taps): they run one after another, ih = order[j].
+    const std::int64_t s1 = g.s[1], d1 = g.d[1];
+    step = d1 / std::gcd(d1, s1);
+    if ((g.k[1] - 1) * d1 < step * s1 || step >= g.x[1]) step = 1;
+    for (std::int64_t res = 0; res < step; ++res)
+      for (std::int64_t ih = res; ih < g.x[1]; ih += step) order.push_back(ih);
   }
   // Names in slots.want the y rows of tap pairs (k0, k1) = p0 .. p0 + np - 1
   // (flat index k0 * K1 + k1): (n * Y0 + od) * Y1 + oh, or -1 outside y.
@@ -287,12 +314,12 @@ struct YRows {
         for (std::int64_t j = hi; j < Lp; ++j) d[j * sj] = T(0);
       }
     }
-    // The next row of x wants the row s1 further along this plane: start
-    // fetching it (rows of different channels lie far apart).
-    if ((key % plane) % g.y[1] + g.s[1] < g.y[1])
+    // The next row of x (step further) wants the row step * s1 further along
+    // this plane: start fetching it (rows of different channels lie far apart).
+    if ((key % plane) % g.y[1] + step * g.s[1] < g.y[1])
       for (std::int64_t co = 0; co < cyg; ++co)
         for (std::int64_t o = 0; o < Yw; o += 64 / static_cast<std::int64_t>(sizeof(T)))
-          _mm_prefetch(reinterpret_cast<const char*>(src + co * Y + g.s[1] * Yw + o), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(src + co * Y + step * g.s[1] * Yw + o), _MM_HINT_T0);
   }
 };
 

@@ -213,20 +213,11 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
 
 }  // namespace
 
-// Issue slots a tile shape spends per useful multiply-add vector: padded
-// channels, padded positions, and the last tile of a row (one vector of
-// MR accumulators, which runs at MR/8 of the rate when MR < 8).
 template <class T>
 double tile_cost(const ConvGeom& g, int MR, int NV) {
-  const std::int64_t W = Vec<T>::W, NR = NV * W, cyg = g.cy_per_group();
-  double slots = 0, useful = 0;
-  for (const AxisPhase& p : axis_phases(g, 2)) {
-    std::int64_t c0 = 0;
-    for (; c0 + W < p.Q; c0 += NR) slots += NV;
-    if (c0 < p.Q) slots += 8.0 / MR;
-    useful += static_cast<double>(p.Q) / W;
-  }
-  return slots * static_cast<double>((cyg + MR - 1) / MR * MR) / (useful * static_cast<double>(cyg));
+  std::vector<std::int64_t> rows;
+  for (const AxisPhase& p : axis_phases(g, 2)) rows.push_back(p.Q);
+  return tile_waste<T>(rows, g.cy_per_group(), MR, NV);
 }
 
 // Tiles sized to the problem: as many channels as there are (up to 6), one

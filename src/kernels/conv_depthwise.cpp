@@ -14,6 +14,7 @@
 // serves AVX-512 machines.
 #include <algorithm>
 #include <cstdint>
+#include <numeric>
 #include <limits>
 #include <vector>
 
