@@ -137,6 +137,13 @@ const Impl kBlocked[3] = {
                k::avx2::conv_weight_grad_blocked),
     LUCID_IMPL("blocked avx512", k::avx512::conv_scatter_blocked, k::avx512::conv_gather_blocked,
                k::avx512::conv_weight_grad_blocked)};
+const Impl kTapsBlocked[3] = {
+    LUCID_IMPL("taps blocked base", k::base::conv_scatter_taps_blocked, k::base::conv_gather_blocked,
+               k::base::conv_weight_grad_blocked),
+    LUCID_IMPL("taps blocked avx2", k::avx2::conv_scatter_taps_blocked, k::avx2::conv_gather_blocked,
+               k::avx2::conv_weight_grad_blocked),
+    LUCID_IMPL("taps blocked avx512", k::avx512::conv_scatter_taps_blocked, k::avx512::conv_gather_blocked,
+               k::avx512::conv_weight_grad_blocked)};
 const Impl kDepthwise[3] = {
     LUCID_IMPL("depthwise base", k::base::conv_scatter_depthwise, k::base::conv_gather_depthwise,
                k::base::conv_weight_grad_depthwise),
@@ -177,6 +184,9 @@ TEST(Kernels, DirectMatchesReferenceInEveryInstructionSet) {
     check<double>(kBlocked[i], 50 + i, 150, 9);
     check<float>(kBlocked[i], 60 + i, 40, 14, 40);  // long rows: whole tiles, one-vector tails
     check<double>(kBlocked[i], 70 + i, 40, 14, 40);
+    check<float>(kTapsBlocked[i], 130 + i, 150, 9);  // the forward by (channel, tap) rows
+    check<double>(kTapsBlocked[i], 140 + i, 150, 9);
+    check<float>(kTapsBlocked[i], 150 + i, 30, 14, 40);  // whole tiles and zero-padded last positions
     // (any channel count is correct; the dispatcher sends one or two pairs per group)
     check<float>(kDepthwise[i], 80 + i, 200, 2);
     check<double>(kDepthwise[i], 90 + i, 200, 2);
@@ -295,6 +305,30 @@ TEST(Kernels, DispatchedMatchesReference) {
   std::printf("direct kernels run as %s\n", k::kernel_isa());
   check<float>(kDispatch, 30, 100, 12);
   check<double>(kDispatch, 31, 100, 12);
+}
+
+// Weights of 4 MB and more with short output rows (a GAN decoder's first
+// layers): the dispatcher takes the register-tiled taps products.
+TEST(Kernels, DispatchedLargeWeights) {
+  ConvGeom g;
+  g.N = 2;
+  g.Cx = 176;  // 4.5 MB of weights
+  g.Cy = 100;
+  for (int a = 0; a < 3; ++a) {
+    g.x[a] = a == 2 ? 6 : 5;
+    g.k[a] = 4;
+    g.s[a] = 2;
+    g.pad[a] = 1;
+    g.y[a] = (g.x[a] - 1) * 2 - 2 + 4;
+  }
+  std::mt19937 rng(160);
+  auto x = rand_vec<float>(static_cast<std::size_t>(g.N * g.Cx * g.x_spatial()), rng);
+  auto w = rand_vec<float>(static_cast<std::size_t>(g.Cx * g.Cy * g.taps()), rng);
+  auto b = rand_vec<float>(static_cast<std::size_t>(g.Cy), rng);
+  std::vector<float> got(static_cast<std::size_t>(g.N * g.Cy * g.y_spatial()), 7.0f), want(got.size());
+  k::conv_scatter<float>(g, x.data(), w.data(), b.data(), got.data());
+  k::conv_scatter_reference<float>(g, x.data(), w.data(), b.data(), want.data());
+  EXPECT_LE(rel_err(got, want), 2e-6);
 }
 
 TEST(Kernels, ChannelSum) {

@@ -12,6 +12,7 @@
 
 #include "conv_blocked.h"
 #include "conv_phases.h"
+#include "conv_segments.h"
 
 #include "isa_target.h"
 
@@ -211,6 +212,76 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
   }
 }
 
+// The forward as products of (output channel, tap) rows of the weights with
+// the input, for rows of y too short to fill the tiles above: a tile of MR
+// such rows x NV vectors of input positions accumulates over the input
+// channels, and its rows are added into y (add_tap_row) while still in
+// cache, so no product matrix is kept. Items are (group, block of output
+// channels) with their weights packed once ([panel][ci][MR], 16-128 KB) and
+// used for every sample; y's channels belong to one item, so each output
+// element is summed by one thread in a fixed order.
+template <class T, int MR, int NV>
+void taps_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  using VT = Vec<T>;
+  using V = typename VT::V;
+  constexpr int NR = NV * VT::W;
+  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
+  const std::int64_t X = g.x_spatial(), Y = g.y_spatial();
+  const std::int64_t per_co = K * cxg * static_cast<std::int64_t>(sizeof(T));
+  // packed weights: about a fortieth of the output per thread, 16-128 KB
+  const double out_bytes = static_cast<double>(g.N * g.Cy * Y) * sizeof(T);
+  const std::int64_t budget = std::clamp<std::int64_t>(static_cast<std::int64_t>(out_bytes / 40), 16 << 10, 128 << 10);
+  const std::int64_t cb = std::clamp<std::int64_t>(budget / std::max<std::int64_t>(per_co, 1), 1, cyg);
+  const std::int64_t nblocks = (cyg + cb - 1) / cb, items = g.groups * nblocks;
+  const std::int64_t panels_max = (cb * K + MR - 1) / MR;
+  const std::vector<TapPlace> places = tap_places(g);
+#pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
+  for (std::int64_t it = 0; it < items; ++it) {
+    const std::int64_t grp = it / nblocks, co0 = (it % nblocks) * cb, ncb = std::min(cb, cyg - co0);
+    const std::int64_t rows = ncb * K, panels = (rows + MR - 1) / MR;
+    // Scratch: packed weights, a tile's rows, the input's last positions zero-padded.
+    T* wp = thread_scratch<T>(static_cast<std::size_t>(panels_max * cxg * MR + MR * NR + cxg * NR), 0);
+    T* st = wp + panels_max * cxg * MR;
+    T* xt = st + MR * NR;
+    for (std::int64_t p = 0; p < panels; ++p)
+      for (std::int64_t ci = 0; ci < cxg; ++ci)
+        for (int m = 0; m < MR; ++m) {
+          const std::int64_t r = p * MR + m;  // row (channel co0 + r / K, tap r % K)
+          wp[(p * cxg + ci) * MR + m] = r < rows ? w[((grp * cxg + ci) * cyg + co0 + r / K) * K + r % K] : T(0);
+        }
+    V zero[MR];
+    for (int m = 0; m < MR; ++m) zero[m] = VT::zero();
+    std::vector<Segment> segs;
+    for (std::int64_t n = 0; n < g.N; ++n) {
+      T* yb = y + (n * g.Cy + grp * cyg + co0) * Y;
+      for (std::int64_t c = 0; c < ncb; ++c) std::fill(yb + c * Y, yb + (c + 1) * Y, bias ? bias[grp * cyg + co0 + c] : T(0));
+      const T* xn = x + (n * g.Cx + grp * cxg) * X;
+      for (std::int64_t c0 = 0; c0 < X; c0 += NR) {
+        const std::int64_t len = std::min<std::int64_t>(NR, X - c0);
+        const T* xs = xn + c0;
+        std::int64_t L = X;
+        if (len < NR) {  // the last positions: a zero-padded copy, so that the tile reads no further
+          for (std::int64_t ci = 0; ci < cxg; ++ci) {
+            copy_short(xt + ci * NR, xn + ci * X + c0, len);
+            std::fill(xt + ci * NR + len, xt + (ci + 1) * NR, T(0));
+          }
+          xs = xt, L = NR;
+        }
+        segments(g.x[1], g.x[2], c0, c0 + len, segs);
+        for (std::int64_t p = 0; p < panels; ++p) {
+          const T* wpp = wp + p * cxg * MR;
+          if (len <= VT::W) tile<T, MR, 1>(&xs, &wpp, 1, 0, cxg, L, zero, st, NR);
+          else tile<T, MR, NV>(&xs, &wpp, 1, 0, cxg, L, zero, st, NR);
+          for (int m = 0; m < MR && p * MR + m < rows; ++m) {
+            const std::int64_t r = p * MR + m;
+            add_tap_row(g, places[static_cast<std::size_t>(r % K)], st + m * NR, segs, yb + (r / K) * Y);
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -235,11 +306,17 @@ void conv_scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bi
   return scatter_tiles<T, 6, 2>(g, x, w, bias, y);
 }
 
+template <class T>
+void conv_scatter_taps_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  taps_tiles<T, 6, 2>(g, x, w, bias, y);
+}
+
 }  // namespace lucid::kernels::LUCID_ISA
 
-#else  // no AVX2: the direct loops serve
+#else  // no AVX2: the direct loops and the matrix products serve
 
 #include "conv_direct.h"
+#include "conv_gemm.h"
 
 LUCID_ISA_BEGIN
 
@@ -248,6 +325,10 @@ template <class T>
 void conv_scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   conv_scatter_direct<T>(g, x, w, bias, y);
 }
+template <class T>
+void conv_scatter_taps_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  conv_scatter_taps<T>(g, x, w, bias, y);
+}
 }  // namespace lucid::kernels::LUCID_ISA
 
 #endif
@@ -255,5 +336,7 @@ void conv_scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bi
 namespace lucid::kernels::LUCID_ISA {
 template void conv_scatter_blocked<float>(const ConvGeom&, const float*, const float*, const float*, float*);
 template void conv_scatter_blocked<double>(const ConvGeom&, const double*, const double*, const double*, double*);
+template void conv_scatter_taps_blocked<float>(const ConvGeom&, const float*, const float*, const float*, float*);
+template void conv_scatter_taps_blocked<double>(const ConvGeom&, const double*, const double*, const double*, double*);
 }  // namespace lucid::kernels::LUCID_ISA
 LUCID_ISA_END

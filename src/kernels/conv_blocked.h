@@ -1,6 +1,7 @@
 // The register-blocked direct kernels, one copy per instruction set: the
-// transposed convolution's forward (conv_blocked.cpp) and the gather, its
-// input gradient (conv_blocked_grad.cpp).
+// transposed convolution's forward, by output rows and by (channel, tap)
+// rows (conv_blocked.cpp), the gather, its input gradient, and the weight
+// gradient (conv_blocked_grad.cpp).
 #pragma once
 
 #include "conv_geometry.h"
@@ -11,6 +12,8 @@ namespace lucid::kernels {
   namespace ns {                                                                            \
   template <class T>                                                                        \
   void conv_scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y); \
+  template <class T>                                                                        \
+  void conv_scatter_taps_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y); \
   template <class T>                                                                        \
   void conv_gather_blocked(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x);  \
   template <class T>                                                                        \

@@ -5,7 +5,8 @@
 //   - few channels per group or a tiny problem: direct loops;
 //   - rows long enough to fill register tiles (AVX2 and up): the blocked
 //     kernels (conv_blocked.cpp, conv_blocked_grad.cpp);
-//   - otherwise: stride phases and matrix products (conv_gemm.cpp);
+//   - otherwise: stride phases and matrix products (conv_gemm.cpp), or for
+//     large weights the taps products in register tiles (conv_blocked.cpp);
 //   - sizes beyond the BLAS interface: the reference loops.
 #include <cstdlib>
 #include <cstring>
@@ -65,6 +66,16 @@ bool use_blocked(const ConvGeom& g) {
   return g.macs() < 4.0e6 || g.y[2] / g.s[2] >= 12;
 }
 
+// The taps products in register tiles (conv_scatter_taps_blocked) beat the
+// BLAS ones where the weights are large (4 MB and more: the product call
+// repacks them, across the grain of their layout, for every sample) and
+// serve at least 256 input positions over the batch.
+bool use_taps_blocked(const ConvGeom& g, std::size_t elem) {
+  if (isa() == Isa::Base) return false;
+  const double wbytes = static_cast<double>(g.Cx * g.cy_per_group() * g.taps()) * static_cast<double>(elem);
+  return wbytes >= 4.0 * (1 << 20) && g.N * g.x_spatial() >= 256;
+}
+
 // The register-blocked gather reads rows of the x side: they must fill its
 // tiles, and the weights (packed once per call) must not dwarf the result.
 bool use_blocked_gather(const ConvGeom& g) {
@@ -105,7 +116,9 @@ void conv_scatter(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y
   if (use_depthwise(g)) { LUCID_DIRECT(conv_scatter_depthwise, g, x, w, bias, y) }
   if (use_blocked(g)) { LUCID_DIRECT(conv_scatter_blocked, g, x, w, bias, y) }
   if (use_direct(g)) { LUCID_DIRECT(conv_scatter_direct, g, x, w, bias, y) }
-  return use_phases(g) ? conv_scatter_gemm(g, x, w, bias, y) : conv_scatter_taps(g, x, w, bias, y);
+  if (use_phases(g)) return conv_scatter_gemm(g, x, w, bias, y);
+  if (use_taps_blocked(g, sizeof(T))) { LUCID_DIRECT(conv_scatter_taps_blocked, g, x, w, bias, y) }
+  return conv_scatter_taps(g, x, w, bias, y);
 }
 template <class T>
 void conv_gather(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {

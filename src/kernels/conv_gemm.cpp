@@ -18,6 +18,7 @@
 
 #include "blas.h"
 #include "conv_phases.h"
+#include "conv_segments.h"
 
 namespace lucid::kernels {
 namespace {
@@ -57,20 +58,6 @@ struct ThreadScratch {
   }
 };
 thread_local ThreadScratch tls_scratch;
-
-// Row segments of a flat range [p0, p1) over a grid of rows (A x B) of C columns.
-struct Segment {
-  std::int64_t a, b, c0, c1, j0;
-};
-
-void segments(std::int64_t B, std::int64_t C, std::int64_t p0, std::int64_t p1, std::vector<Segment>& out) {
-  out.clear();
-  for (std::int64_t p = p0; p < p1;) {
-    const std::int64_t row = p / C, c0 = p % C, c1 = std::min(C, c0 + (p1 - p));
-    out.push_back({row / B, row % B, c0, c1, p - p0});
-    p += c1 - c0;
-  }
-}
 
 thread_local std::vector<Segment> tls_segments;
 
@@ -243,6 +230,7 @@ void conv_scatter_taps(const ConvGeom& g, const T* x, const T* w, const T* bias,
   const std::int64_t nblocks = (cyg + cb - 1) / cb;
   const std::int64_t nc = chunk_cols(budget(kColBytes, bytes_y(g, sizeof(T)), 0.05), sizeof(T), cb * K, X);
   const std::int64_t items = g.N * g.groups * nblocks;
+  const std::vector<TapPlace> places = tap_places(g);
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::int64_t it = 0; it < items; ++it) {
     const std::int64_t n = it / (g.groups * nblocks), grp = (it / nblocks) % g.groups, blk = it % nblocks;
@@ -258,27 +246,7 @@ void conv_scatter_taps(const ConvGeom& g, const T* x, const T* w, const T* bias,
                  T(0), C, len);
       segments(g.x[1], g.x[2], p0, p0 + len, segs);
       for (std::int64_t c = 0; c < ncb; ++c)
-        for (std::int64_t kf = 0; kf < K; ++kf) {
-          const std::int64_t k0 = kf / (g.k[1] * g.k[2]), k1 = (kf / g.k[2]) % g.k[1], k2 = kf % g.k[2];
-          const T* cr = C + (c * K + kf) * len;
-          T* yc = ybase + c * Y;
-          std::int64_t lo2, hi2;
-          valid_inputs(g.x[2], g.y[2], g.s[2], g.pad[2], k2 * g.d[2], lo2, hi2);
-          const std::int64_t sw = g.s[2], base2 = -g.pad[2] + k2 * g.d[2];
-          for (const Segment& sg : segs) {
-            const std::int64_t od = sg.a * g.s[0] - g.pad[0] + k0 * g.d[0];
-            const std::int64_t oh = sg.b * g.s[1] - g.pad[1] + k1 * g.d[1];
-            if (od < 0 || od >= g.y[0] || oh < 0 || oh >= g.y[1]) continue;
-            T* yr = yc + (od * g.y[1] + oh) * g.y[2] + base2;
-            const T* src = cr + sg.j0 - sg.c0;
-            const std::int64_t lo = std::clamp(lo2, sg.c0, sg.c1), hi = std::clamp(hi2, lo, sg.c1);
-            if (sw == 1) {
-              for (std::int64_t iw = lo; iw < hi; ++iw) yr[iw] += src[iw];
-            } else {
-              for (std::int64_t iw = lo; iw < hi; ++iw) yr[iw * sw] += src[iw];
-            }
-          }
-        }
+        for (std::int64_t kf = 0; kf < K; ++kf) add_tap_row(g, places[static_cast<std::size_t>(kf)], C + (c * K + kf) * len, segs, ybase + c * Y);
     }
   }
 }
