@@ -337,4 +337,16 @@ TEST(Kernels, ChannelSum) {
   lucid::kernels::channel_sum<float>(2, 2, 3, in.data(), out.data());
   EXPECT_EQ(out[0], 1 + 2 + 3 + 7 + 8 + 9);
   EXPECT_EQ(out[1], 4 + 5 + 6 + 10 + 11 + 12);
+  // Long rows (partial sums and a tail), against one running sum in double.
+  std::mt19937 rng(170);
+  const std::int64_t N = 3, C = 5, S = 1237;
+  auto big = rand_vec<float>(static_cast<std::size_t>(N * C * S), rng);
+  std::vector<float> got(C);
+  lucid::kernels::channel_sum<float>(N, C, S, big.data(), got.data());
+  for (std::int64_t c = 0; c < C; ++c) {
+    double want = 0;
+    for (std::int64_t n = 0; n < N; ++n)
+      for (std::int64_t i = 0; i < S; ++i) want += big[static_cast<std::size_t>((n * C + c) * S + i)];
+    EXPECT_NEAR(got[static_cast<std::size_t>(c)], want, 1e-5 * std::abs(want) + 1e-6) << "channel " << c;
+  }
 }

@@ -100,24 +100,10 @@ void conv_weight_grad_reference(const ConvGeom& g, const T* x, const T* y, T* w)
     }
 }
 
-template <class T>
-void channel_sum(std::int64_t N, std::int64_t C, std::int64_t S, const T* in, T* out) {
-#pragma omp parallel for schedule(static)
-  for (std::int64_t c = 0; c < C; ++c) {
-    double acc = 0;
-    for (std::int64_t n = 0; n < N; ++n) {
-      const T* r = in + (n * C + c) * S;
-      for (std::int64_t s = 0; s < S; ++s) acc += double(r[s]);
-    }
-    out[c] = static_cast<T>(acc);
-  }
-}
-
 #define LUCID_INSTANTIATE(T)                                                                   \
   template void conv_scatter_reference<T>(const ConvGeom&, const T*, const T*, const T*, T*); \
   template void conv_gather_reference<T>(const ConvGeom&, const T*, const T*, const T*, T*);  \
-  template void conv_weight_grad_reference<T>(const ConvGeom&, const T*, const T*, T*);       \
-  template void channel_sum<T>(std::int64_t, std::int64_t, std::int64_t, const T*, T*);
+  template void conv_weight_grad_reference<T>(const ConvGeom&, const T*, const T*, T*);
 LUCID_INSTANTIATE(float)
 LUCID_INSTANTIATE(double)
 #undef LUCID_INSTANTIATE
