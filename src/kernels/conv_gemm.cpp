@@ -256,39 +256,42 @@ namespace {
 // Column rows of the y side for x positions [p0, p1): row (co', tap) holds
 // y[n, grp*cyg + co', o(i, tap)] (0 where o falls outside y).
 template <class T>
-void y_columns(const ConvGeom& g, const T* y, std::int64_t n, std::int64_t grp, std::int64_t row,
-               const std::vector<Segment>& segs, T* dst_row) {
-  const std::int64_t K = g.taps(), cyg = g.cy_per_group();
-  const std::int64_t co = row / K, kf = row % K;
-  const std::int64_t k0 = kf / (g.k[1] * g.k[2]), k1 = (kf / g.k[2]) % g.k[1], k2 = kf % g.k[2];
-  const T* yc = y + (n * g.Cy + grp * cyg + co) * g.y_spatial();
-  std::int64_t lo2, hi2;
-  valid_inputs(g.x[2], g.y[2], g.s[2], g.pad[2], k2 * g.d[2], lo2, hi2);
-  const std::int64_t sw = g.s[2], base2 = -g.pad[2] + k2 * g.d[2];
+void y_columns(const ConvGeom& g, const T* yc, const TapPlace& tp, const std::vector<Segment>& segs, T* dst_row) {
+  const std::int64_t sw = g.s[2];
   for (const Segment& s : segs) {
     T* dst = dst_row + s.j0;
     const std::int64_t len = s.c1 - s.c0;
-    const std::int64_t od = s.a * g.s[0] - g.pad[0] + k0 * g.d[0];
-    const std::int64_t oh = s.b * g.s[1] - g.pad[1] + k1 * g.d[1];
+    const std::int64_t od = s.a * g.s[0] + tp.o0, oh = s.b * g.s[1] + tp.o1;
     const bool inside = od >= 0 && od < g.y[0] && oh >= 0 && oh < g.y[1];
     const T* src = yc + (inside ? (od * g.y[1] + oh) * g.y[2] : 0);
-    const std::int64_t lo = inside ? std::clamp(lo2, s.c0, s.c1) : s.c0, hi = inside ? std::clamp(hi2, lo, s.c1) : lo;
+    const std::int64_t lo = inside ? std::clamp(tp.lo2, s.c0, s.c1) : s.c0, hi = inside ? std::clamp(tp.hi2, lo, s.c1) : lo;
     if (len < 16) {  // short rows: one loop, no library calls
-      for (std::int64_t c = s.c0; c < s.c1; ++c) dst[c - s.c0] = (c >= lo && c < hi) ? src[c * sw + base2] : T(0);
+      for (std::int64_t c = s.c0; c < s.c1; ++c) dst[c - s.c0] = (c >= lo && c < hi) ? src[c * sw + tp.o2] : T(0);
       continue;
     }
     std::fill(dst, dst + (lo - s.c0), T(0));
     if (sw == 1) {
-      std::memcpy(dst + (lo - s.c0), src + lo + base2, static_cast<std::size_t>(hi - lo) * sizeof(T));
+      std::memcpy(dst + (lo - s.c0), src + lo + tp.o2, static_cast<std::size_t>(hi - lo) * sizeof(T));
     } else if (sw == 2) {  // a constant stride the compiler vectorises
-      const T* sp = src + lo * 2 + base2;
+      const T* sp = src + lo * 2 + tp.o2;
       T* dp = dst + (lo - s.c0);
       for (std::int64_t c = 0; c < hi - lo; ++c) dp[c] = sp[2 * c];
     } else {
-      for (std::int64_t c = lo; c < hi; ++c) dst[c - s.c0] = src[c * sw + base2];
+      for (std::int64_t c = lo; c < hi; ++c) dst[c - s.c0] = src[c * sw + tp.o2];
     }
     std::fill(dst + (hi - s.c0), dst + len, T(0));
   }
+}
+
+// All column rows of one chunk: rows (co', tap) of group grp, sample n.
+template <class T>
+void y_column_rows(const ConvGeom& g, const T* y, std::int64_t n, std::int64_t grp, const std::vector<TapPlace>& places,
+                   const std::vector<Segment>& segs, T* col, std::int64_t len) {
+  const std::int64_t K = g.taps(), cyg = g.cy_per_group(), Y = g.y_spatial();
+  const T* yg = y + (n * g.Cy + grp * cyg) * Y;
+  for (std::int64_t co = 0; co < cyg; ++co)
+    for (std::int64_t kf = 0; kf < K; ++kf)
+      y_columns(g, yg + co * Y, places[static_cast<std::size_t>(kf)], segs, col + (co * K + kf) * len);
 }
 
 }  // namespace
@@ -300,6 +303,7 @@ void conv_gather_gemm(const ConvGeom& g, const T* y, const T* w, const T* bias, 
   const std::int64_t nc = chunk_cols(budget(kColBytes, bytes_xw(g, sizeof(T)), 0.05), sizeof(T), Kc, X);
   const std::int64_t chunks = (X + nc - 1) / nc;
   const std::int64_t items = g.N * g.groups * chunks;
+  const std::vector<TapPlace> places = tap_places(g);
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::int64_t it = 0; it < items; ++it) {
     const std::int64_t n = it / (g.groups * chunks), grp = (it / chunks) % g.groups, ch = it % chunks;
@@ -307,7 +311,7 @@ void conv_gather_gemm(const ConvGeom& g, const T* y, const T* w, const T* bias, 
     std::vector<Segment>& segs = tls_segments;
     segments(g.x[1], g.x[2], p0, p1, segs);
     T* col = thread_scratch<T>(static_cast<std::size_t>(Kc * len), 0);
-    for (std::int64_t r = 0; r < Kc; ++r) y_columns(g, y, n, grp, r, segs, col + r * len);
+    y_column_rows(g, y, n, grp, places, segs, col, len);
     T* out = x + (n * g.Cx + grp * cxg) * X + p0;
     if (bias)
       for (std::int64_t ci = 0; ci < cxg; ++ci) std::fill(out + ci * X, out + ci * X + len, bias[grp * cxg + ci]);
@@ -329,6 +333,7 @@ void conv_backward_gemm(const ConvGeom& g, const T* x, const T* w, const T* y, T
   const std::int64_t mblocks = (cxg + MB - 1) / MB, nblocks = (Kc + NB - 1) / NB;
   const std::int64_t wtasks = mblocks * nblocks, tasks = wtasks + (gx ? mblocks : 0);
   T* col = thread_scratch<T>(static_cast<std::size_t>(Kc * std::min(nc, X)), 1);
+  const std::vector<TapPlace> places = tap_places(g);
 #pragma omp parallel if (g.worth_threads())
   {
     for (std::int64_t grp = 0; grp < g.groups; ++grp)
@@ -338,7 +343,9 @@ void conv_backward_gemm(const ConvGeom& g, const T* x, const T* w, const T* y, T
           std::vector<Segment>& segs = tls_segments;
           segments(g.x[1], g.x[2], p0, p1, segs);
 #pragma omp for schedule(static)
-          for (std::int64_t r = 0; r < Kc; ++r) y_columns(g, y, n, grp, r, segs, col + r * len);
+          for (std::int64_t r = 0; r < Kc; ++r)
+            y_columns(g, y + (n * g.Cy + grp * cyg + r / K) * g.y_spatial(), places[static_cast<std::size_t>(r % K)], segs,
+                      col + r * len);
 #pragma omp for schedule(dynamic, 1)
           for (std::int64_t b = 0; b < tasks; ++b) {
             if (b < wtasks) {
@@ -369,6 +376,7 @@ void conv_backward_halves(const ConvGeom& g, const T* x, const T* w, const T* y,
   T* second = thread_scratch<T>(static_cast<std::size_t>(wsize), 1);
   std::fill(gw, gw + wsize, T(0));
   std::fill(second, second + wsize, T(0));
+  const std::vector<TapPlace> places = tap_places(g);
 #pragma omp parallel for schedule(static, 1) num_threads(std::min(2, omp_get_max_threads())) if (g.worth_threads())
   for (int half = 0; half < 2; ++half) {
     T* acc = half == 0 ? gw : second;
@@ -379,7 +387,7 @@ void conv_backward_halves(const ConvGeom& g, const T* x, const T* w, const T* y,
       for (std::int64_t f = f0; f < f1;) {
         const std::int64_t n = f / X, p0 = f % X, len = std::min({nc, X - p0, f1 - f});
         segments(g.x[1], g.x[2], p0, p0 + len, segs);
-        for (std::int64_t r = 0; r < Kc; ++r) y_columns(g, y, n, grp, r, segs, col + r * len);
+        y_column_rows(g, y, n, grp, places, segs, col, len);
         const T* xs = x + (n * g.Cx + grp * cxg) * X + p0;
         gemm_nt<T>(cxg, Kc, len, xs, X, col, len, T(1), acc + grp * cxg * Kc, Kc);
         if (gx) gemm_nn<T>(cxg, len, Kc, w + grp * cxg * Kc, Kc, col, len, T(0), gx + (n * g.Cx + grp * cxg) * X + p0, X);
