@@ -195,32 +195,47 @@ TEST(Kernels, DirectMatchesReferenceInEveryInstructionSet) {
   }
 }
 
-// The depthwise backward computes both gradients in one pass, or either alone.
-TEST(Kernels, DepthwiseBackwardBothOrEither) {
-  using Fn = void (*)(const ConvGeom&, const double*, const double*, const double*, double*, double*);
-  const Fn fns[3] = {&k::base::conv_backward_depthwise<double>, &k::avx2::conv_backward_depthwise<double>,
-                     &k::avx512::conv_backward_depthwise<double>};
-  const char* isas[3] = {"base", "avx2", "avx512"};
-  for (int i = 0; i < 3; ++i) {
-    if (!cpu_has(isas[i])) continue;
+// Sums of y's channels over samples and positions, one running sum in double.
+std::vector<double> bias_grad_ref(const ConvGeom& g, const std::vector<double>& y) {
+  std::vector<double> out(static_cast<std::size_t>(g.Cy));
+  for (std::int64_t n = 0; n < g.N; ++n)
+    for (std::int64_t c = 0; c < g.Cy; ++c)
+      for (std::int64_t i = 0; i < g.y_spatial(); ++i) out[static_cast<std::size_t>(c)] += y[static_cast<std::size_t>((n * g.Cy + c) * g.y_spatial() + i)];
+  return out;
+}
+
+// The depthwise backward computes the input, weight and bias gradients in
+// one pass, or any of them alone; so does the dispatched backward.
+TEST(Kernels, DepthwiseBackwardAllOrAny) {
+  using Fn = void (*)(const ConvGeom&, const double*, const double*, const double*, double*, double*, double*);
+  const Fn fns[4] = {&k::base::conv_backward_depthwise<double>, &k::avx2::conv_backward_depthwise<double>,
+                     &k::avx512::conv_backward_depthwise<double>, &k::conv_transpose_backward<double>};
+  const char* isas[4] = {"base", "avx2", "avx512", "dispatch"};
+  for (int i = 0; i < 4; ++i) {
+    if (!cpu_has(isas[i == 3 ? 0 : i])) continue;
     std::mt19937 rng(120 + i);
     for (int t = 0; t < 60; ++t) {
-      const ConvGeom g = random_geom(rng, 2, 30);
+      const ConvGeom g = random_geom(rng, i == 3 ? 5 : 2, 30);
       const std::size_t nx = static_cast<std::size_t>(g.N * g.Cx * g.x_spatial());
       const std::size_t ny = static_cast<std::size_t>(g.N * g.Cy * g.y_spatial());
       const std::size_t nw = static_cast<std::size_t>(g.Cx * g.cy_per_group() * g.taps());
+      const std::size_t nb = static_cast<std::size_t>(g.Cy);
       auto x = rand_vec<double>(nx, rng), y = rand_vec<double>(ny, rng), w = rand_vec<double>(nw, rng);
       std::vector<double> gx_ref(nx), gw_ref(nw);
       k::conv_gather_reference<double>(g, y.data(), w.data(), nullptr, gx_ref.data());
       k::conv_weight_grad_reference<double>(g, x.data(), y.data(), gw_ref.data());
-      std::vector<double> gx(nx, 7.0), gw(nw, 7.0), gx1(nx, 7.0), gw1(nw, 7.0);
-      fns[i](g, x.data(), w.data(), y.data(), gx.data(), gw.data());
-      fns[i](g, x.data(), w.data(), y.data(), gx1.data(), nullptr);
-      fns[i](g, x.data(), w.data(), y.data(), nullptr, gw1.data());
-      ASSERT_LE(rel_err(gx, gx_ref), 1e-13) << isas[i] << " both, input grad, case " << t;
-      ASSERT_LE(rel_err(gw, gw_ref), 1e-13) << isas[i] << " both, weight grad, case " << t;
+      const std::vector<double> gb_ref = bias_grad_ref(g, y);
+      std::vector<double> gx(nx, 7.0), gw(nw, 7.0), gb(nb, 7.0), gx1(nx, 7.0), gw1(nw, 7.0), gb1(nb, 7.0);
+      fns[i](g, x.data(), w.data(), y.data(), gx.data(), gw.data(), gb.data());
+      fns[i](g, x.data(), w.data(), y.data(), gx1.data(), nullptr, nullptr);
+      fns[i](g, x.data(), w.data(), y.data(), nullptr, gw1.data(), nullptr);
+      fns[i](g, x.data(), w.data(), y.data(), nullptr, nullptr, gb1.data());
+      ASSERT_LE(rel_err(gx, gx_ref), 1e-13) << isas[i] << " all, input grad, case " << t;
+      ASSERT_LE(rel_err(gw, gw_ref), 1e-13) << isas[i] << " all, weight grad, case " << t;
+      ASSERT_LE(rel_err(gb, gb_ref), 1e-13) << isas[i] << " all, bias grad, case " << t;
       ASSERT_LE(rel_err(gx1, gx_ref), 1e-13) << isas[i] << " input grad alone, case " << t;
       ASSERT_LE(rel_err(gw1, gw_ref), 1e-13) << isas[i] << " weight grad alone, case " << t;
+      ASSERT_LE(rel_err(gb1, gb_ref), 1e-13) << isas[i] << " bias grad alone, case " << t;
     }
   }
 }

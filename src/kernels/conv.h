@@ -24,11 +24,12 @@ template <class T>
 void conv_gather(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x);
 template <class T>
 void conv_weight_grad(const ConvGeom& g, const T* x, const T* y, T* w);
-// Both gradients of a transposed convolution from y (= its output gradient):
-// gx = gather(y, w) without bias and gw = weight_grad(x, y); either pointer
-// may be null. Shares work between the two where the kernel allows.
+// The gradients of a transposed convolution from y (= its output gradient):
+// gx = gather(y, w) without bias, gw = weight_grad(x, y) and the bias
+// gradient gb = channel_sum(y); any pointer may be null. Shares work (and
+// passes over y) between them where the kernel allows.
 template <class T>
-void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw);
+void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb = nullptr);
 // out[c] = sum over n and s of in[n, c, s] for an (N, C, S) array.
 template <class T>
 void channel_sum(std::int64_t N, std::int64_t C, std::int64_t S, const T* in, T* out);

@@ -18,8 +18,10 @@
 #include <limits>
 #include <vector>
 
+#include "conv.h"
 #include "conv_depthwise.h"
 #include "conv_phases.h"
+#include "partial_sums.h"
 
 #include "isa_target.h"
 
@@ -239,9 +241,13 @@ void conv_scatter_depthwise(const ConvGeom& g, const T* x, const T* w, const T* 
 // id * s0 - pad0 + k0 * d0: a window of (K0 - 1) * d0 + 1; their rows are
 // packed split by phase along the last axis (YRows), every channel of the
 // group. gx = gather(y) + bias where gx is given; the weight gradient's
-// per-item sums go to part[n][cx][co][tap], summed over samples afterwards.
+// per-item sums go to part[n][cx][co][tap], and where bpart is given the
+// sums of y's channels (the bias gradient) to bpart[n][cy] (from the first
+// x channel of each group, while those channels are still in cache); both are
+// summed over samples afterwards.
 template <class T, bool DX, bool DW>
-void backward_items(const ConvGeom& g, const T* x, const T* w, const T* y, const T* bias, T* gx, T* part) {
+void backward_items(const ConvGeom& g, const T* x, const T* w, const T* y, const T* bias, T* gx, T* part,
+                    double* bpart) {
   using VT = Vec<T>;
   using V = typename VT::V;
   constexpr std::int64_t W = VT::W;
@@ -303,6 +309,13 @@ void backward_items(const ConvGeom& g, const T* x, const T* w, const T* y, const
           if constexpr (DX) copy_short(gx + (n * g.Cx + cx) * X + xofs, gr, Xw);
         }
       }
+      if (bpart && cx % cxg == 0)
+        for (std::int64_t co = 0; co < cyg; ++co) {
+          const std::int64_t cy = grp * cyg + co;
+          PartialSums sum;
+          sum.add(y + (n * g.Cy + cy) * g.y_spatial(), g.y_spatial());
+          bpart[n * g.Cy + cy] = sum.total();
+        }
       if constexpr (DW)
         for (std::int64_t i = 0; i < cyg * K; ++i) {
           alignas(64) T lanes[W];
@@ -315,32 +328,40 @@ void backward_items(const ConvGeom& g, const T* x, const T* w, const T* y, const
 }
 
 template <class T>
-void conv_backward_depthwise(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw) {
-  const std::int64_t per_sample = g.Cx * g.cy_per_group() * g.taps();
-  if (!gw) {
-    if (gx) backward_items<T, true, false>(g, x, w, y, nullptr, gx, nullptr);
-    return;
-  }
-  // The calling thread's slot 1 holds the per-sample sums.
-  T* part = thread_scratch<T>(static_cast<std::size_t>(std::max<std::int64_t>(g.N, 1) * per_sample), 1);
-  if (gx) backward_items<T, true, true>(g, x, w, y, nullptr, gx, part);
-  else backward_items<T, false, true>(g, x, w, y, nullptr, nullptr, part);
+void conv_backward_depthwise(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb) {
+  const std::int64_t per_sample = gw ? g.Cx * g.cy_per_group() * g.taps() : 0, N = std::max<std::int64_t>(g.N, 1);
+  // The calling thread's slot 1 holds the per-sample sums: the weight
+  // gradient's (T), then the bias gradient's (double).
+  const std::int64_t wdoubles = (N * per_sample * static_cast<std::int64_t>(sizeof(T)) + 7) / 8;
+  double* slot = thread_scratch<double>(static_cast<std::size_t>(wdoubles + (gb ? N * g.Cy : 0)), 1);
+  T* part = gw ? reinterpret_cast<T*>(slot) : nullptr;
+  double* bpart = gb ? slot + wdoubles : nullptr;
+  if (gx && gw) backward_items<T, true, true>(g, x, w, y, nullptr, gx, part, bpart);
+  else if (gx) backward_items<T, true, false>(g, x, w, y, nullptr, gx, nullptr, bpart);
+  else if (gw) backward_items<T, false, true>(g, x, w, y, nullptr, nullptr, part, bpart);
+  else if (gb) return channel_sum<T>(g.N, g.Cy, g.y_spatial(), y, gb);
 #pragma omp parallel for schedule(static) if (g.worth_threads())
   for (std::int64_t i = 0; i < per_sample; ++i) {
     T s = T(0);
     for (std::int64_t n = 0; n < g.N; ++n) s += part[n * per_sample + i];
     gw[i] = s;
   }
+  if (gb)
+    for (std::int64_t c = 0; c < g.Cy; ++c) {
+      double s = 0;
+      for (std::int64_t n = 0; n < g.N; ++n) s += bpart[n * g.Cy + c];
+      gb[c] = static_cast<T>(s);
+    }
 }
 
 template <class T>
 void conv_gather_depthwise(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
-  backward_items<T, true, false>(g, nullptr, w, y, bias, x, nullptr);
+  backward_items<T, true, false>(g, nullptr, w, y, bias, x, nullptr, nullptr);
 }
 
 template <class T>
 void conv_weight_grad_depthwise(const ConvGeom& g, const T* x, const T* y, T* w) {
-  conv_backward_depthwise<T>(g, x, nullptr, y, nullptr, w);
+  conv_backward_depthwise<T>(g, x, nullptr, y, nullptr, w, nullptr);
 }
 
 }  // namespace lucid::kernels::LUCID_ISA
@@ -365,9 +386,10 @@ void conv_weight_grad_depthwise(const ConvGeom& g, const T* x, const T* y, T* w)
   conv_weight_grad_direct<T>(g, x, y, w);
 }
 template <class T>
-void conv_backward_depthwise(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw) {
+void conv_backward_depthwise(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb) {
   if (gx) conv_gather_direct<T>(g, y, w, nullptr, gx);
   if (gw) conv_weight_grad_direct<T>(g, x, y, gw);
+  if (gb) channel_sum<T>(g.N, g.Cy, g.y_spatial(), y, gb);
 }
 }  // namespace lucid::kernels::LUCID_ISA
 
@@ -378,7 +400,7 @@ namespace lucid::kernels::LUCID_ISA {
   template void conv_scatter_depthwise<T>(const ConvGeom&, const T*, const T*, const T*, T*); \
   template void conv_gather_depthwise<T>(const ConvGeom&, const T*, const T*, const T*, T*);  \
   template void conv_weight_grad_depthwise<T>(const ConvGeom&, const T*, const T*, T*);       \
-  template void conv_backward_depthwise<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*);
+  template void conv_backward_depthwise<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*, T*);
 LUCID_INSTANTIATE(float)
 LUCID_INSTANTIATE(double)
 #undef LUCID_INSTANTIATE

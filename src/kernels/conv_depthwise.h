@@ -17,7 +17,7 @@ namespace lucid::kernels {
   template <class T>                                                                            \
   void conv_weight_grad_depthwise(const ConvGeom& g, const T* x, const T* y, T* w);             \
   template <class T>                                                                            \
-  void conv_backward_depthwise(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw); \
+  void conv_backward_depthwise(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb); \
   }
 LUCID_DECLARE_DEPTHWISE(avx512)
 LUCID_DECLARE_DEPTHWISE(avx2)

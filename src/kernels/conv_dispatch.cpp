@@ -138,17 +138,20 @@ void conv_weight_grad(const ConvGeom& g, const T* x, const T* y, T* w) {
   LUCID_DIRECT(conv_weight_grad_direct, g, x, y, w)
 }
 template <class T>
-void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw) {
-  // Both gradients together: depthwise ones in one pass over y; the shared
-  // column chunks pay off down to small problems; heavily overlapping taps
-  // take the blocked gather and weight gradient.
-  if (gemm_supported(g) && use_depthwise(g)) { LUCID_DIRECT(conv_backward_depthwise, g, x, w, y, gx, gw) }
+void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb) {
+  // Depthwise: all three gradients in one pass over y. Otherwise the shared
+  // column chunks pay off down to small problems, heavily overlapping taps
+  // take the blocked gather and weight gradient, and the bias gradient is a
+  // pass of its own.
+  if (gemm_supported(g) && use_depthwise(g)) { LUCID_DIRECT(conv_backward_depthwise, g, x, w, y, gx, gw, gb) }
   if (gx && gw && gemm_supported(g) && !use_blocked_backward(g, sizeof(T))) {
-    if (halves_fit(g, sizeof(T))) return conv_backward_halves(g, x, w, y, gx, gw);
-    return conv_backward_gemm(g, x, w, y, gx, gw);
+    if (halves_fit(g, sizeof(T))) conv_backward_halves(g, x, w, y, gx, gw);
+    else conv_backward_gemm(g, x, w, y, gx, gw);
+  } else {
+    if (gx) conv_gather<T>(g, y, w, nullptr, gx);
+    if (gw) conv_weight_grad<T>(g, x, y, gw);
   }
-  if (gx) conv_gather<T>(g, y, w, nullptr, gx);
-  if (gw) conv_weight_grad<T>(g, x, y, gw);
+  if (gb) channel_sum<T>(g.N, g.Cy, g.y_spatial(), y, gb);
 }
 #undef LUCID_DIRECT
 
@@ -156,7 +159,7 @@ void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T*
   template void conv_scatter<T>(const ConvGeom&, const T*, const T*, const T*, T*); \
   template void conv_gather<T>(const ConvGeom&, const T*, const T*, const T*, T*);  \
   template void conv_weight_grad<T>(const ConvGeom&, const T*, const T*, T*); \
-  template void conv_transpose_backward<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*);
+  template void conv_transpose_backward<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*, T*);
 LUCID_INSTANTIATE(float)
 LUCID_INSTANTIATE(double)
 #undef LUCID_INSTANTIATE

@@ -55,14 +55,15 @@ Tensor run_weight_grad(const ConvGeom& g, const Shape& wshape, const Tensor& x, 
   return w;
 }
 
-// Input and weight gradients of a transposed convolution (either may be skipped).
+// Input, weight and bias gradients of a transposed convolution (any may be skipped).
 void run_transpose_backward(const ConvGeom& g, int nd, const Tensor& x, const Tensor& w, const Tensor& gy, bool want_gx,
-                            bool want_gw, Tensor& gx, Tensor& gw) {
+                            bool want_gw, bool want_gb, Tensor& gx, Tensor& gw, Tensor& gb) {
   if (want_gx) gx = Tensor::empty(side_shape(g, nd, true), {.dtype = gy.dtype()});
   if (want_gw) gw = Tensor::empty(w.shape(), {.dtype = gy.dtype()});
+  if (want_gb) gb = Tensor::empty({g.Cy}, {.dtype = gy.dtype()});
   dispatch_dtype(gy.dtype(), [&](auto z) {
     using T = decltype(z);
-    kernels::conv_transpose_backward<T>(g, ptr<T>(x), ptr<T>(w), ptr<T>(gy), ptr<T>(gx), ptr<T>(gw));
+    kernels::conv_transpose_backward<T>(g, ptr<T>(x), ptr<T>(w), ptr<T>(gy), ptr<T>(gx), ptr<T>(gw), ptr<T>(gb));
   });
 }
 
@@ -105,9 +106,8 @@ class ConvTransposeNode : public Node {
     const Tensor gy = ops::alias(gy_in, side_shape(g_, nd_, false));
     std::vector<Tensor> out(3);
     Tensor gx;
-    run_transpose_backward(g_, nd_, x_, w_, gy, needs_grad(0), needs_grad(1), gx, out[1]);
+    run_transpose_backward(g_, nd_, x_, w_, gy, needs_grad(0), needs_grad(1), needs_grad(2), gx, out[1], out[2]);
     if (needs_grad(0)) out[0] = ops::alias(gx, xshape_);
-    if (needs_grad(2)) out[2] = run_channel_sum(gy);
     return out;
   }
 
