@@ -9,13 +9,14 @@
 //   - gradients: a row of x reads the phase rows of y contiguously; the input
 //     gradient and the weight gradient share those loads in one pass, the
 //     weight gradient summed per item and then over samples in a fixed order
-//     (the result does not depend on the thread count).
+//     (the result does not depend on the thread count), and the bias
+//     gradient sums each y channel while it is in cache.
 // Compiled once per instruction set like conv_blocked.cpp; the AVX2 code also
 // serves AVX-512 machines.
 #include <algorithm>
 #include <cstdint>
-#include <numeric>
 #include <limits>
+#include <numeric>
 #include <vector>
 
 #include "conv.h"
