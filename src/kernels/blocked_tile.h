@@ -133,6 +133,49 @@ void pad_row(T* dst, const T* src, std::int64_t L, std::int64_t c_lo, std::int64
   copy_short(dst + c_lo, src + c_lo, c_hi - c_lo);
 }
 
+template <class T>
+std::int64_t whole_vectors(std::int64_t n) {
+  constexpr std::int64_t W = Vec<T>::W;
+  return (n + W - 1) / W * W;
+}
+
+// The input columns that the phases along the last axis read, each phase's
+// positions taken in whole units of `unit` (a tile's width): a packed input
+// row holds columns [lo, lo + L) (input column iw at iw - lo, L whole
+// vectors), the input itself at [c_lo, c_hi) and zeros elsewhere; a staged
+// output row takes `stage` values, phase p's from sofs[p].
+struct ColumnSpan {
+  std::int64_t lo = 0, L = 0, c_lo = 0, c_hi = 0, stage = 0;
+  std::vector<std::int64_t> sofs;
+  template <class T>
+  static ColumnSpan of(const ConvGeom& g, const std::vector<AxisPhase>& a2s, std::int64_t unit) {
+    ColumnSpan cs;
+    std::int64_t hi = 0;
+    bool any = false;
+    for (const AxisPhase& a2 : a2s) {
+      const std::int64_t qn = (a2.Q + unit - 1) / unit * unit;
+      cs.sofs.push_back(cs.stage);
+      cs.stage += qn;
+      if (a2.Q == 0) continue;
+      for (std::int64_t off : a2.off) {
+        cs.lo = any ? std::min(cs.lo, a2.q0 - off) : a2.q0 - off;
+        hi = any ? std::max(hi, a2.q0 + qn - off) : a2.q0 + qn - off;
+        any = true;
+      }
+    }
+    cs.L = whole_vectors<T>(std::max<std::int64_t>(1, hi - cs.lo));
+    cs.c_lo = std::clamp<std::int64_t>(-cs.lo, 0, cs.L);
+    cs.c_hi = std::clamp<std::int64_t>(g.x[2] - cs.lo, cs.c_lo, cs.L);
+    return cs;
+  }
+};
+
+// Bytes of packed weights a blocked kernel keeps per thread: about a
+// fortieth of the output, from 16 KB up to `cap`.
+inline std::int64_t packed_budget(double out_bytes, std::int64_t cap) {
+  return std::clamp<std::int64_t>(static_cast<std::int64_t>(out_bytes / 40), 16 << 10, cap);
+}
+
 // How a blocked kernel splits its work: items are (group, chunk of rows,
 // block group). A block group is as many blocks of output channels as have
 // packed weights in 16-64 KB per thread (about a twentieth of the result);
@@ -142,7 +185,7 @@ void pad_row(T* dst, const T* src, std::int64_t L, std::int64_t c_lo, std::int64
 struct BlockedSplit {
   std::int64_t per_group, bgroups, chunks, items;
   BlockedSplit(const ConvGeom& g, std::int64_t blocks, std::int64_t block_bytes, double out_bytes, std::int64_t rows) {
-    const std::int64_t budget = std::clamp<std::int64_t>(static_cast<std::int64_t>(out_bytes / 40), 16 << 10, 64 << 10);
+    const std::int64_t budget = packed_budget(out_bytes, 64 << 10);
     per_group = std::clamp<std::int64_t>(budget / std::max<std::int64_t>(block_bytes, 1), 1, std::max<std::int64_t>(blocks, 1));
     bgroups = (blocks + per_group - 1) / per_group;
     const std::int64_t base = std::max<std::int64_t>(g.groups * bgroups, 1);

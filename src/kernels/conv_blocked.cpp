@@ -50,22 +50,8 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
   const std::int64_t X = g.x_spatial(), Y = g.y_spatial(), Yw = g.y[2], Xw = g.x[2];
   const std::int64_t coblocks = (cyg + MR - 1) / MR;
   // The span of input columns any tile reads: [iw_lo, iw_lo + L).
-  std::int64_t iw_lo = 0, iw_hi = 0, stage = 0;
-  bool any = false;
-  for (const auto& a2 : ax[2]) {
-    const std::int64_t qn = (a2.Q + NR - 1) / NR * NR;
-    stage += qn;
-    if (a2.Q == 0) continue;
-    for (std::int64_t off : a2.off) {
-      const std::int64_t lo = a2.q0 - off, hi = a2.q0 + qn - off;
-      iw_lo = any ? std::min(iw_lo, lo) : lo;
-      iw_hi = any ? std::max(iw_hi, hi) : hi;
-      any = true;
-    }
-  }
-  // (rounded up to whole vectors, so that a slot row is cleared by vector stores)
-  const std::int64_t L = std::max<std::int64_t>(1, iw_hi - iw_lo + VT::W - 1) / VT::W * VT::W;
-  const std::int64_t c_lo = std::clamp<std::int64_t>(-iw_lo, 0, L), c_hi = std::clamp<std::int64_t>(Xw - iw_lo, c_lo, L);
+  const ColumnSpan span = ColumnSpan::of<T>(g, ax[2], NR);
+  const std::int64_t iw_lo = span.lo, L = span.L, c_lo = span.c_lo, c_hi = span.c_hi, stage = span.stage;
   // A row phase (phases along the first two axes) holds every phase along the
   // last axis, so that each output row is assembled whole and written once.
   struct WPhase {
@@ -85,14 +71,13 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
     for (const auto& a1 : ax[1]) {
       if (a0.Q * a1.Q == 0) continue;
       RowPhase rp{&a0, &a1, {}, nslot};
-      std::int64_t sofs = 0;
       const std::int64_t n1 = static_cast<std::int64_t>(a1.k.size());
       nslot += static_cast<std::int64_t>(a0.k.size()) * n1;
       QA = std::max(QA, a0.Q);
       QB = std::max(QB, a1.Q);
-      for (const auto& a2 : ax[2]) {
-        WPhase wp{&a2, {}, wblock, sofs};
-        sofs += (a2.Q + NR - 1) / NR * NR;
+      for (std::size_t p = 0; p < ax[2].size(); ++p) {
+        const AxisPhase& a2 = ax[2][p];
+        WPhase wp{&a2, {}, wblock, span.sofs[p]};
         for (std::size_t t0 = 0; t0 < a0.k.size(); ++t0)
           for (std::size_t t1 = 0; t1 < a1.k.size(); ++t1)
             for (std::size_t t2 = 0; t2 < a2.k.size(); ++t2)
@@ -228,10 +213,8 @@ void taps_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) 
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
   const std::int64_t X = g.x_spatial(), Y = g.y_spatial();
   const std::int64_t per_co = K * cxg * static_cast<std::int64_t>(sizeof(T));
-  // packed weights: about a fortieth of the output per thread, 16-128 KB
   const double out_bytes = static_cast<double>(g.N * g.Cy * Y) * sizeof(T);
-  const std::int64_t budget = std::clamp<std::int64_t>(static_cast<std::int64_t>(out_bytes / 40), 16 << 10, 128 << 10);
-  const std::int64_t cb = std::clamp<std::int64_t>(budget / std::max<std::int64_t>(per_co, 1), 1, cyg);
+  const std::int64_t cb = std::clamp<std::int64_t>(packed_budget(out_bytes, 128 << 10) / std::max<std::int64_t>(per_co, 1), 1, cyg);
   const std::int64_t nblocks = (cyg + cb - 1) / cb, items = g.groups * nblocks;
   const std::int64_t panels_max = (cb * K + MR - 1) / MR;
   const std::vector<TapPlace> places = tap_places(g);
@@ -261,10 +244,7 @@ void taps_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) 
         const T* xs = xn + c0;
         std::int64_t L = X;
         if (len < NR) {  // the last positions: a zero-padded copy, so that the tile reads no further
-          for (std::int64_t ci = 0; ci < cxg; ++ci) {
-            copy_short(xt + ci * NR, xn + ci * X + c0, len);
-            std::fill(xt + ci * NR + len, xt + (ci + 1) * NR, T(0));
-          }
+          for (std::int64_t ci = 0; ci < cxg; ++ci) pad_row(xt + ci * NR, xn + ci * X + c0, NR, 0, len);
           xs = xt, L = NR;
         }
         segments(g.x[1], g.x[2], c0, c0 + len, segs);

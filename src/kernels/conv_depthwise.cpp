@@ -35,12 +35,6 @@ LUCID_ISA_BEGIN
 namespace lucid::kernels::LUCID_ISA {
 namespace {
 
-template <class T>
-std::int64_t whole_vectors(std::int64_t n) {
-  constexpr std::int64_t W = Vec<T>::W;
-  return (n + W - 1) / W * W;
-}
-
 // The taps one row reads: tap t reads the row at base + off[t] (base set
 // per row) with weight wv[t], and is valid for rows q in [lo[t], hi[t]).
 // Most rows meet every tap; rows near the edges take a filtered copy.
@@ -150,24 +144,11 @@ void conv_scatter_depthwise(const ConvGeom& g, const T* x, const T* w, const T* 
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
   const std::int64_t X = g.x_spatial(), Y = g.y_spatial(), Xw = g.x[2];
   if (g.N * g.Cy * Y == 0) return;
-  // Packed columns [iw_lo, iw_lo + L) cover every phase's reads; the staged
-  // phases of one output row take `stage` values.
-  std::int64_t iw_lo = 0, iw_hi = 0, stage = 0;
-  bool any = false;
-  std::vector<std::int64_t> sofs;
-  for (const AxisPhase& a2 : ax[2]) {
-    const std::int64_t qn = whole_vectors<T>(a2.Q);
-    sofs.push_back(stage);
-    stage += qn;
-    if (a2.Q == 0) continue;
-    for (std::int64_t off : a2.off) {
-      iw_lo = any ? std::min(iw_lo, a2.q0 - off) : a2.q0 - off;
-      iw_hi = any ? std::max(iw_hi, a2.q0 + qn - off) : a2.q0 + qn - off;
-      any = true;
-    }
-  }
-  const std::int64_t L = whole_vectors<T>(std::max<std::int64_t>(1, iw_hi - iw_lo));
-  const std::int64_t c_lo = std::clamp<std::int64_t>(-iw_lo, 0, L), c_hi = std::clamp<std::int64_t>(Xw - iw_lo, c_lo, L);
+  // Packed columns [iw_lo, iw_lo + L) cover every phase's reads (whole
+  // vectors of each); the staged phases of one output row take `stage` values.
+  const ColumnSpan span = ColumnSpan::of<T>(g, ax[2], Vec<T>::W);
+  const std::int64_t iw_lo = span.lo, L = span.L, c_lo = span.c_lo, c_hi = span.c_hi, stage = span.stage;
+  const std::vector<std::int64_t>& sofs = span.sofs;
   const std::int64_t nwin = (g.k[0] - 1) * g.d[0] / g.s[0] + 1, pplane = g.x[1] * L;
   // Output position o along axes 0 and 1: o + pad = quo * s + rem.
   std::vector<std::int64_t> rem[2], quo[2];
@@ -302,10 +283,7 @@ void backward_items(const ConvGeom& g, const T* x, const T* w, const T* y, const
           }
         for (std::int64_t ih = 0; ih < g.x[1]; ++ih) {
           const std::int64_t xofs = (id * g.x[1] + ih) * Xw;
-          if constexpr (DW) {
-            copy_short(xr, x + (n * g.Cx + cx) * X + xofs, Xw);
-            for (std::int64_t j = Xw; j < Xr; ++j) xr[j] = T(0);
-          }
+          if constexpr (DW) pad_row(xr, x + (n * g.Cx + cx) * X + xofs, Xr, 0, Xw);
           taps_row<T, DX, DW>(yp + ih * g.s[1] * prow, taps.at(ih, tmp), Xw, b, xr, gr, G);
           if constexpr (DX) copy_short(gx + (n * g.Cx + cx) * X + xofs, gr, Xw);
         }

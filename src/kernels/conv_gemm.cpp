@@ -256,8 +256,11 @@ namespace {
 // Column rows of the y side for x positions [p0, p1): row (co', tap) holds
 // y[n, grp*cyg + co', o(i, tap)] (0 where o falls outside y).
 template <class T>
-void y_columns(const ConvGeom& g, const T* yc, const TapPlace& tp, const std::vector<Segment>& segs, T* dst_row) {
-  const std::int64_t sw = g.s[2];
+void y_columns(const ConvGeom& g, const T* y, std::int64_t n, std::int64_t grp, const std::vector<TapPlace>& places,
+               std::int64_t row, const std::vector<Segment>& segs, T* dst_row) {
+  const std::int64_t K = g.taps(), sw = g.s[2];
+  const TapPlace& tp = places[static_cast<std::size_t>(row % K)];
+  const T* yc = y + (n * g.Cy + grp * g.cy_per_group() + row / K) * g.y_spatial();
   for (const Segment& s : segs) {
     T* dst = dst_row + s.j0;
     const std::int64_t len = s.c1 - s.c0;
@@ -283,17 +286,6 @@ void y_columns(const ConvGeom& g, const T* yc, const TapPlace& tp, const std::ve
   }
 }
 
-// All column rows of one chunk: rows (co', tap) of group grp, sample n.
-template <class T>
-void y_column_rows(const ConvGeom& g, const T* y, std::int64_t n, std::int64_t grp, const std::vector<TapPlace>& places,
-                   const std::vector<Segment>& segs, T* col, std::int64_t len) {
-  const std::int64_t K = g.taps(), cyg = g.cy_per_group(), Y = g.y_spatial();
-  const T* yg = y + (n * g.Cy + grp * cyg) * Y;
-  for (std::int64_t co = 0; co < cyg; ++co)
-    for (std::int64_t kf = 0; kf < K; ++kf)
-      y_columns(g, yg + co * Y, places[static_cast<std::size_t>(kf)], segs, col + (co * K + kf) * len);
-}
-
 }  // namespace
 
 template <class T>
@@ -311,7 +303,7 @@ void conv_gather_gemm(const ConvGeom& g, const T* y, const T* w, const T* bias, 
     std::vector<Segment>& segs = tls_segments;
     segments(g.x[1], g.x[2], p0, p1, segs);
     T* col = thread_scratch<T>(static_cast<std::size_t>(Kc * len), 0);
-    y_column_rows(g, y, n, grp, places, segs, col, len);
+    for (std::int64_t r = 0; r < Kc; ++r) y_columns(g, y, n, grp, places, r, segs, col + r * len);
     T* out = x + (n * g.Cx + grp * cxg) * X + p0;
     if (bias)
       for (std::int64_t ci = 0; ci < cxg; ++ci) std::fill(out + ci * X, out + ci * X + len, bias[grp * cxg + ci]);
@@ -343,9 +335,7 @@ void conv_backward_gemm(const ConvGeom& g, const T* x, const T* w, const T* y, T
           std::vector<Segment>& segs = tls_segments;
           segments(g.x[1], g.x[2], p0, p1, segs);
 #pragma omp for schedule(static)
-          for (std::int64_t r = 0; r < Kc; ++r)
-            y_columns(g, y + (n * g.Cy + grp * cyg + r / K) * g.y_spatial(), places[static_cast<std::size_t>(r % K)], segs,
-                      col + r * len);
+          for (std::int64_t r = 0; r < Kc; ++r) y_columns(g, y, n, grp, places, r, segs, col + r * len);
 #pragma omp for schedule(dynamic, 1)
           for (std::int64_t b = 0; b < tasks; ++b) {
             if (b < wtasks) {
@@ -387,7 +377,7 @@ void conv_backward_halves(const ConvGeom& g, const T* x, const T* w, const T* y,
       for (std::int64_t f = f0; f < f1;) {
         const std::int64_t n = f / X, p0 = f % X, len = std::min({nc, X - p0, f1 - f});
         segments(g.x[1], g.x[2], p0, p0 + len, segs);
-        y_column_rows(g, y, n, grp, places, segs, col, len);
+        for (std::int64_t r = 0; r < Kc; ++r) y_columns(g, y, n, grp, places, r, segs, col + r * len);
         const T* xs = x + (n * g.Cx + grp * cxg) * X + p0;
         gemm_nt<T>(cxg, Kc, len, xs, X, col, len, T(1), acc + grp * cxg * Kc, Kc);
         if (gx) gemm_nn<T>(cxg, len, Kc, w + grp * cxg * Kc, Kc, col, len, T(0), gx + (n * g.Cx + grp * cxg) * X + p0, X);
