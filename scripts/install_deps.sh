@@ -2,8 +2,10 @@
 # Installs the Debian 12 packages lucid builds, tests and benchmarks with.
 # Needs root (apt-get). Safe to run again.
 set -euo pipefail
+# ocl-icd-opencl-dev: oneDNN's CMake config asks for OpenCL (Debian builds it
+# with the OpenCL GPU runtime and only recommends the package).
 packages=(build-essential cmake ninja-build git python3-venv
-          libgtest-dev libbenchmark-dev libdnnl-dev libopenblas-dev libhwy-dev)
+          libgtest-dev libbenchmark-dev libdnnl-dev ocl-icd-opencl-dev libopenblas-dev libhwy-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
