@@ -241,15 +241,19 @@ TEST(Kernels, DepthwiseBackwardAllOrAny) {
 }
 
 // Rows whose length suits 4 x 3 tiles better than 6 x 2 (24, 48 positions,
-// channel counts 6 does not divide), and ones that suit 6 x 2, in every
-// instruction set the CPU has: the forward (rows of y, Cy channels) and the
-// gather (rows of x, Cx channels).
+// channel counts 6 does not divide), ones that suit 6 x 2, and (AVX-512)
+// channel counts a multiple of 8 with rows that suit 8 x 2 (16, 32) or 8 x 3
+// (24), in every instruction set the CPU has: the forward (rows of y, Cy
+// channels), the gather (rows of x, Cx channels) and the weight gradient
+// (Cx channels by vectors of Cy).
 TEST(Kernels, BlockedTileShapes) {
   struct Shape {
     std::int64_t cx, cy, len, k, s, d;
   };
-  const Shape shapes[] = {{5, 10, 22, 3, 1, 1}, {3, 20, 44, 5, 1, 1}, {4, 32, 20, 3, 1, 2}, {6, 32, 30, 3, 1, 1},
-                          {7, 14, 24, 2, 2, 1}, {13, 8, 48, 3, 1, 2}};
+  const Shape shapes[] = {{5, 10, 22, 3, 1, 1},  {3, 20, 44, 5, 1, 1},  {4, 32, 20, 3, 1, 2},
+                          {6, 32, 30, 3, 1, 1},  {7, 14, 24, 2, 2, 1},  {13, 8, 48, 3, 1, 2},
+                          {16, 16, 32, 3, 1, 1}, {24, 32, 24, 3, 1, 2}, {8, 40, 16, 2, 2, 1},
+                          {32, 24, 22, 3, 1, 1}};
   std::mt19937 rng(90);
   for (const Shape& sh : shapes) {
     ConvGeom g;
@@ -273,6 +277,8 @@ TEST(Kernels, BlockedTileShapes) {
     std::vector<float> want(static_cast<std::size_t>(g.N * g.Cy * g.y_spatial())), want_x(x.size());
     k::conv_scatter_reference<float>(g, x.data(), w.data(), b.data(), want.data());
     k::conv_gather_reference<float>(g, y.data(), w.data(), bx.data(), want_x.data());
+    std::vector<float> want_w(w.size());
+    k::conv_weight_grad_reference<float>(g, x.data(), y.data(), want_w.data());
     const char* isas[2] = {"avx2", "avx512"};
     for (int i = 0; i < 2; ++i) {
       if (!cpu_has(isas[i])) continue;
@@ -284,6 +290,10 @@ TEST(Kernels, BlockedTileShapes) {
       (i == 0 ? k::avx2::conv_gather_blocked<float> : k::avx512::conv_gather_blocked<float>)(g, y.data(), w.data(),
                                                                                            bx.data(), got_x.data());
       EXPECT_LE(rel_err(got_x, want_x), 2e-6) << isas[i] << " gather Cx " << sh.cx << " row " << sh.len;
+      std::vector<float> got_w(w.size(), 7.0f);
+      (i == 0 ? k::avx2::conv_weight_grad_blocked<float> : k::avx512::conv_weight_grad_blocked<float>)(
+          g, x.data(), y.data(), got_w.data());
+      EXPECT_LE(rel_err(got_w, want_w), 2e-6) << isas[i] << " weight grad Cx " << sh.cx << " Cy " << sh.cy;
     }
   }
 }

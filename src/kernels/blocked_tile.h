@@ -98,7 +98,8 @@ void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t 
 // Issue slots a tile shape (MR channels x NV vectors) spends per useful
 // multiply-add vector over rows of the given lengths and `channels`
 // channels: padded channels, padded positions, and the last tile of a row
-// (one vector of MR accumulators, which runs at MR/8 of the rate when MR < 8).
+// (one vector of MR accumulators, which runs at MR/8 of the rate when MR < 8,
+// and measured no faster at MR = 8 than at 6).
 template <class T>
 double tile_waste(const std::vector<std::int64_t>& rows, std::int64_t channels, int MR, int NV) {
   const std::int64_t W = Vec<T>::W, NR = NV * W;
@@ -106,10 +107,32 @@ double tile_waste(const std::vector<std::int64_t>& rows, std::int64_t channels, 
   for (std::int64_t q : rows) {
     std::int64_t c0 = 0;
     for (; c0 + W < q; c0 += NR) slots += NV;
-    if (c0 < q) slots += 8.0 / MR;
+    if (c0 < q) slots += 8.0 / std::min(MR, 6);
     useful += static_cast<double>(q) / W;
   }
   return slots * static_cast<double>((channels + MR - 1) / MR * MR) / (useful * static_cast<double>(channels));
+}
+
+// Vector registers a tile may fill: 16 with AVX2; with AVX-512 the 256-bit
+// code has 32, enough for 8 x 3 accumulators.
+constexpr int kVecRegs = LUCID_ISA_LEVEL == 2 ? 32 : 16;
+
+// The tile shapes (MR channels x NV vectors) for rows longer than a vector
+// and more than 4 channels: 6 x 2, or 4 x 3 where that wastes clearly less
+// (rows of 24, 48; channel counts 6 does not divide). With 32 registers also
+// 8 x 2 and 8 x 3, which pad nothing for channel counts a multiple of 8 and
+// load less per multiply-add: the least wasteful of the two where it wastes
+// no more than the 16-register choice.
+enum class Wide { T62, T43, T82, T83 };
+template <class T>
+Wide wide_tile(const std::vector<std::int64_t>& rows, std::int64_t channels) {
+  const double w62 = tile_waste<T>(rows, channels, 6, 2), w43 = tile_waste<T>(rows, channels, 4, 3);
+  const Wide narrow = w43 < 0.9 * w62 ? Wide::T43 : Wide::T62;
+  if constexpr (kVecRegs >= 32) {
+    const double w82 = tile_waste<T>(rows, channels, 8, 2), w83 = tile_waste<T>(rows, channels, 8, 3);
+    if (std::min(w82, w83) <= (narrow == Wide::T43 ? w43 : w62)) return w83 < w82 ? Wide::T83 : Wide::T82;
+  }
+  return narrow;
 }
 
 // Copies n values: vector moves and a scalar tail (rows of a few dozen

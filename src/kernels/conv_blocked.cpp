@@ -264,17 +264,10 @@ void taps_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) 
 
 }  // namespace
 
-template <class T>
-double tile_cost(const ConvGeom& g, int MR, int NV) {
-  std::vector<std::int64_t> rows;
-  for (const AxisPhase& p : axis_phases(g, 2)) rows.push_back(p.Q);
-  return tile_waste<T>(rows, g.cy_per_group(), MR, NV);
-}
-
 // Tiles sized to the problem: as many channels as there are (up to 6), one
-// vector of positions when the phase rows are that short; otherwise 6 x 2
-// vectors, or 4 x 3 where that wastes clearly less (rows of 24, 48, ...;
-// channel counts that 6 does not divide).
+// vector of positions when the phase rows are that short; otherwise the
+// least wasteful wide tile (wide_tile: 6 x 2, 4 x 3, and with AVX-512 8 x 2
+// or 8 x 3).
 template <class T>
 void conv_scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   const std::int64_t cyg = g.cy_per_group();
@@ -282,13 +275,24 @@ void conv_scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bi
   if (cyg <= 2) return short_rows ? scatter_tiles<T, 2, 1>(g, x, w, bias, y) : scatter_tiles<T, 2, 2>(g, x, w, bias, y);
   if (cyg <= 4) return short_rows ? scatter_tiles<T, 4, 1>(g, x, w, bias, y) : scatter_tiles<T, 4, 2>(g, x, w, bias, y);
   if (short_rows) return scatter_tiles<T, 6, 1>(g, x, w, bias, y);
-  if (tile_cost<T>(g, 4, 3) < 0.9 * tile_cost<T>(g, 6, 2)) return scatter_tiles<T, 4, 3>(g, x, w, bias, y);
-  return scatter_tiles<T, 6, 2>(g, x, w, bias, y);
+  std::vector<std::int64_t> rows;
+  for (const AxisPhase& p : axis_phases(g, 2)) rows.push_back(p.Q);
+  switch (wide_tile<T>(rows, cyg)) {
+    case Wide::T43: return scatter_tiles<T, 4, 3>(g, x, w, bias, y);
+#if LUCID_ISA_LEVEL == 2
+    case Wide::T82: return scatter_tiles<T, 8, 2>(g, x, w, bias, y);
+    case Wide::T83: return scatter_tiles<T, 8, 3>(g, x, w, bias, y);
+#endif
+    default: return scatter_tiles<T, 6, 2>(g, x, w, bias, y);
+  }
 }
 
+// Rows of (channel, tap) pairs number in the hundreds: 8 of them per tile
+// where the registers hold 8 x 2 accumulators (AVX-512), else 6.
 template <class T>
 void conv_scatter_taps_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
-  taps_tiles<T, 6, 2>(g, x, w, bias, y);
+  if constexpr (kVecRegs >= 32) taps_tiles<T, 8, 2>(g, x, w, bias, y);
+  else taps_tiles<T, 6, 2>(g, x, w, bias, y);
 }
 
 }  // namespace lucid::kernels::LUCID_ISA

@@ -205,8 +205,7 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
 }  // namespace
 
 // Tiles as in the forward: as many channels as there are (up to 6), one
-// vector of positions for short rows, 4 x 3 where that wastes clearly less
-// than 6 x 2 (rows of 24, 48, ...).
+// vector of positions for short rows, otherwise the least wasteful wide tile.
 template <class T>
 void conv_gather_blocked(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
   const std::int64_t cxg = g.cx_per_group();
@@ -214,18 +213,27 @@ void conv_gather_blocked(const ConvGeom& g, const T* y, const T* w, const T* bia
   if (cxg <= 2) return short_rows ? gather_tiles<T, 2, 1>(g, y, w, bias, x) : gather_tiles<T, 2, 2>(g, y, w, bias, x);
   if (cxg <= 4) return short_rows ? gather_tiles<T, 4, 1>(g, y, w, bias, x) : gather_tiles<T, 4, 2>(g, y, w, bias, x);
   if (short_rows) return gather_tiles<T, 6, 1>(g, y, w, bias, x);
-  const std::vector<std::int64_t> rows{g.x[2]};
-  if (tile_waste<T>(rows, cxg, 4, 3) < 0.9 * tile_waste<T>(rows, cxg, 6, 2)) return gather_tiles<T, 4, 3>(g, y, w, bias, x);
-  return gather_tiles<T, 6, 2>(g, y, w, bias, x);
+  switch (wide_tile<T>({g.x[2]}, cxg)) {
+    case Wide::T43: return gather_tiles<T, 4, 3>(g, y, w, bias, x);
+#if LUCID_ISA_LEVEL == 2
+    case Wide::T82: return gather_tiles<T, 8, 2>(g, y, w, bias, x);
+    case Wide::T83: return gather_tiles<T, 8, 3>(g, y, w, bias, x);
+#endif
+    default: return gather_tiles<T, 6, 2>(g, y, w, bias, x);
+  }
 }
 
-// Tiles of 6 input channels x 2 vectors of output channels; fewer of either
-// when there are fewer.
+// Tiles of 6 input channels x 2 vectors of output channels (8 input channels
+// where the registers hold them, AVX-512, and they pad no more than 6 do);
+// fewer of either when there are fewer.
 template <class T>
 void conv_weight_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w) {
   const std::int64_t cxg = g.cx_per_group();
   const bool few_out = g.cy_per_group() <= Vec<T>::W;
   if (cxg <= 4) return few_out ? wgrad_tiles<T, 4, 1>(g, x, y, w) : wgrad_tiles<T, 4, 2>(g, x, y, w);
+#if LUCID_ISA_LEVEL == 2
+  if ((cxg + 7) / 8 * 8 <= (cxg + 5) / 6 * 6) return few_out ? wgrad_tiles<T, 8, 1>(g, x, y, w) : wgrad_tiles<T, 8, 2>(g, x, y, w);
+#endif
   return few_out ? wgrad_tiles<T, 6, 1>(g, x, y, w) : wgrad_tiles<T, 6, 2>(g, x, y, w);
 }
 
