@@ -182,9 +182,10 @@ TEST(ConvTranspose, EmptyBatch) {
 // Bitwise the same output and gradients for 1, 2 and 3 threads, on problems
 // large enough to run threaded through each kernel family: the blocked
 // forward, the phase products, the taps products, the direct (depthwise) loops
-// and every backward scheme (two halves; shared chunks when the weight
-// gradient is large, as in the short-rows case; the blocked gather and weight
-// gradient for stride 1 with a 3-wide kernel).
+// and every backward scheme (two halves; chunks of column rows when there are
+// fewer positions than rows, as in the short-rows case; shared position
+// chunks when the weight gradient is large but the positions are more; the
+// blocked gather and weight gradient for stride 1 with a 3-wide kernel).
 TEST(ConvTranspose, DeterministicAcrossThreadCounts) {
   struct Cfg {
     lucid::Shape x, w;
@@ -194,7 +195,8 @@ TEST(ConvTranspose, DeterministicAcrossThreadCounts) {
       {{2, 8, 6, 5, 7}, {8, 6, 3, 3, 3}, 2, 1, 1, 1},    // small: serial kernels
       {{1, 32, 12, 12, 12}, {32, 16, 2, 2, 2}, 2, 0, 0, 1},  // blocked forward
       {{1, 64, 16, 16, 4}, {64, 32, 2, 2, 2}, 2, 0, 0, 1},   // k = s, short rows: phase products
-      {{2, 64, 4, 4, 4}, {64, 32, 4, 4, 4}, 2, 1, 0, 1},     // short rows: taps products
+      {{2, 64, 4, 4, 4}, {64, 32, 4, 4, 4}, 2, 1, 0, 1},     // short rows: taps products, row chunks
+      {{1, 32, 8, 8, 8}, {32, 32, 2, 2, 2}, 2, 0, 0, 1},     // position chunks
       {{2, 16, 16, 16, 16}, {16, 1, 3, 3, 3}, 2, 1, 1, 16},  // depthwise: direct loops
       {{1, 16, 10, 12, 14}, {16, 12, 3, 3, 3}, 1, 1, 0, 1},  // blocked gather and weight gradient
   };

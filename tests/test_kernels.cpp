@@ -105,6 +105,9 @@ void check(const Impl& impl, std::uint32_t seed, int cases, int max_channels, in
     k::conv_backward_gemm<T>(g, x.data(), w.data(), y.data(), gx2.data(), gw2.data());
     std::vector<T> gx3(nx, T(7)), gw3(nw, T(7));
     k::conv_backward_halves<T>(g, x.data(), w.data(), y.data(), gx3.data(), gw3.data());
+    std::vector<T> gx4(nx, T(7)), gw4(nw, T(7)), gw5(nw, T(7));
+    k::conv_backward_rows<T>(g, x.data(), w.data(), y.data(), gx4.data(), gw4.data());
+    k::conv_backward_rows<T>(g, x.data(), nullptr, y.data(), nullptr, gw5.data());
     k::conv_gather_reference<T>(g, y.data(), w.data(), nullptr, gx_ref.data());
     ASSERT_LE(rel_err(a, b), tol) << impl.name << " scatter case " << t;
     ASSERT_LE(rel_err(c, d), tol) << impl.name << " gather case " << t;
@@ -115,6 +118,9 @@ void check(const Impl& impl, std::uint32_t seed, int cases, int max_channels, in
     ASSERT_LE(rel_err(gw2, f), tol) << "conv_backward_gemm weight grad case " << t;
     ASSERT_LE(rel_err(gx3, gx_ref), tol) << "conv_backward_halves input grad case " << t;
     ASSERT_LE(rel_err(gw3, f), tol) << "conv_backward_halves weight grad case " << t;
+    ASSERT_LE(rel_err(gx4, gx_ref), tol) << "conv_backward_rows input grad case " << t;
+    ASSERT_LE(rel_err(gw4, f), tol) << "conv_backward_rows weight grad case " << t;
+    ASSERT_LE(rel_err(gw5, f), tol) << "conv_backward_rows weight grad alone case " << t;
   }
 }
 

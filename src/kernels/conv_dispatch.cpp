@@ -133,19 +133,24 @@ void conv_weight_grad(const ConvGeom& g, const T* x, const T* y, T* w) {
   if (!gemm_supported(g)) return conv_weight_grad_reference(g, x, y, w);
   if (use_depthwise(g)) { LUCID_DIRECT(conv_weight_grad_depthwise, g, x, y, w) }
   if (use_blocked_backward(g, sizeof(T))) { LUCID_DIRECT(conv_weight_grad_blocked, g, x, y, w) }
-  if (!use_direct(g))
-    return halves_fit(g, sizeof(T)) ? conv_backward_halves<T>(g, x, nullptr, y, nullptr, w) : conv_weight_grad_gemm(g, x, y, w);
+  if (!use_direct(g)) {
+    if (halves_fit(g, sizeof(T))) return conv_backward_halves<T>(g, x, nullptr, y, nullptr, w);
+    if (rows_fit(g)) return conv_backward_rows<T>(g, x, nullptr, y, nullptr, w);
+    return conv_weight_grad_gemm(g, x, y, w);
+  }
   LUCID_DIRECT(conv_weight_grad_direct, g, x, y, w)
 }
 template <class T>
 void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb) {
   // Depthwise: all three gradients in one pass over y. Otherwise the shared
-  // column chunks pay off down to small problems, heavily overlapping taps
-  // take the blocked gather and weight gradient, and the bias gradient is a
-  // pass of its own.
+  // column chunks pay off down to small problems (chunks of positions, or of
+  // column rows where there are fewer positions than rows), heavily
+  // overlapping taps take the blocked gather and weight gradient, and the
+  // bias gradient is a pass of its own.
   if (gemm_supported(g) && use_depthwise(g)) { LUCID_DIRECT(conv_backward_depthwise, g, x, w, y, gx, gw, gb) }
   if (gx && gw && gemm_supported(g) && !use_blocked_backward(g, sizeof(T))) {
     if (halves_fit(g, sizeof(T))) conv_backward_halves(g, x, w, y, gx, gw);
+    else if (rows_fit(g)) conv_backward_rows(g, x, w, y, gx, gw);
     else conv_backward_gemm(g, x, w, y, gx, gw);
   } else {
     if (gx) conv_gather<T>(g, y, w, nullptr, gx);

@@ -353,6 +353,52 @@ void conv_backward_gemm(const ConvGeom& g, const T* x, const T* w, const T* y, T
   }
 }
 
+// The same two gradients from chunks of column rows (output channel, tap)
+// over all positions of the batch, for weights larger than x: each chunk's
+// share of the weight gradient is summed over the batch in one go and
+// written once, and the input gradient, the smaller of the two, is what
+// each chunk adds to (in chunk order). Chunking by positions instead would
+// read and write the whole weight gradient once per chunk. The threads build
+// each chunk together, then split the products into fixed blocks.
+template <class T>
+void conv_backward_rows(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw) {
+  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps(), X = g.x_spatial();
+  const std::int64_t Kc = cyg * K, NX = g.N * X;
+  const std::int64_t R = chunk_cols(budget(kWgColBytes, bytes_xw(g, sizeof(T)), 0.1), sizeof(T), NX, Kc);
+  constexpr std::int64_t MB = 64, NB = 256;
+  const std::int64_t mblocks = (cxg + MB - 1) / MB;
+  if (g.N == 0) return std::fill(gw, gw + g.Cx * Kc, T(0));  // no sample writes it
+  T* col = thread_scratch<T>(static_cast<std::size_t>(R * NX), 1);  // [n][row][position]
+  const std::vector<TapPlace> places = tap_places(g);
+  std::vector<Segment> segs;
+  segments(g.x[1], g.x[2], 0, X, segs);  // every position of a sample
+#pragma omp parallel if (g.worth_threads())
+  for (std::int64_t grp = 0; grp < g.groups; ++grp)
+    for (std::int64_t r0 = 0; r0 < Kc; r0 += R) {
+      const std::int64_t rr = std::min(R, Kc - r0), nblocks = (rr + NB - 1) / NB;
+      const std::int64_t wtasks = mblocks * nblocks, tasks = wtasks + (gx ? mblocks * g.N : 0);
+#pragma omp for schedule(static)
+      for (std::int64_t j = 0; j < g.N * rr; ++j)
+        y_columns(g, y, j / rr, grp, places, r0 + j % rr, segs, col + j * X);
+#pragma omp for schedule(dynamic, 1)
+      for (std::int64_t b = 0; b < tasks; ++b) {
+        if (b < wtasks) {
+          const std::int64_t m0 = (b / nblocks) * MB, k0 = (b % nblocks) * NB;
+          const std::int64_t mr = std::min(MB, cxg - m0), kr = std::min(NB, rr - k0);
+          for (std::int64_t n = 0; n < g.N; ++n)
+            gemm_nt<T>(mr, kr, X, x + (n * g.Cx + grp * cxg + m0) * X, X, col + (n * rr + k0) * X, X, n ? T(1) : T(0),
+                       gw + (grp * cxg + m0) * Kc + r0 + k0, Kc);
+        } else {
+          const std::int64_t n = (b - wtasks) / mblocks, m0 = ((b - wtasks) % mblocks) * MB, mr = std::min(MB, cxg - m0);
+          gemm_nn<T>(mr, X, rr, w + (grp * cxg + m0) * Kc + r0, Kc, col + n * rr * X, X, r0 ? T(1) : T(0),
+                     gx + (n * g.Cx + grp * cxg + m0) * X, X);
+        }
+      }
+    }
+}
+
+bool rows_fit(const ConvGeom& g) { return g.N * g.x_spatial() < g.cy_per_group() * g.taps(); }
+
 // The same two gradients with no barrier per chunk: the positions of every
 // sample are cut into two fixed halves (whatever the thread count); each half
 // runs on one thread with its own column buffer, writes its part of gx, and
@@ -403,7 +449,8 @@ void conv_weight_grad_gemm(const ConvGeom& g, const T* x, const T* y, T* w) {
   template void conv_gather_gemm<T>(const ConvGeom&, const T*, const T*, const T*, T*);  \
   template void conv_weight_grad_gemm<T>(const ConvGeom&, const T*, const T*, T*);              \
   template void conv_backward_gemm<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*);   \
-  template void conv_backward_halves<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*);
+  template void conv_backward_halves<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*);  \
+  template void conv_backward_rows<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*);
 LUCID_INSTANTIATE(float)
 LUCID_INSTANTIATE(double)
 #undef LUCID_INSTANTIATE

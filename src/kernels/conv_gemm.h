@@ -28,5 +28,12 @@ void conv_backward_gemm(const ConvGeom& g, const T* x, const T* w, const T* y, T
 template <class T>
 void conv_backward_halves(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw);
 bool halves_fit(const ConvGeom& g, std::size_t elem);
+// The same from chunks of column rows (output channel, tap) over all
+// positions of the batch, writing each part of the weight gradient once;
+// when rows_fit says the input gradient is the smaller of the two (fewer
+// positions than rows), so that it is what each chunk adds to.
+template <class T>
+void conv_backward_rows(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw);
+bool rows_fit(const ConvGeom& g);
 
 }  // namespace lucid::kernels
