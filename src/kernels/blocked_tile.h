@@ -42,6 +42,24 @@ struct Vec<float> {
     even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
     odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
   }
+  // r[i][j] becomes r[j][i] (8 x 8)
+  static void transpose(V* r) {
+    V t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+      u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+      u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+      u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+      u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; ++i) {
+      r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+      r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+    }
+  }
 };
 template <>
 struct Vec<double> {
@@ -62,6 +80,14 @@ struct Vec<double> {
   static void deinterleave(V a, V b, V& even, V& odd) {
     even = _mm256_permute4x64_pd(_mm256_unpacklo_pd(a, b), 0xD8);
     odd = _mm256_permute4x64_pd(_mm256_unpackhi_pd(a, b), 0xD8);
+  }
+  static void transpose(V* r) {  // 4 x 4
+    const V t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+    const V t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+    r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+    r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+    r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+    r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
   }
 };
 
@@ -357,33 +383,89 @@ struct YRows {
     for (std::int64_t i = hi1; i < Lp; ++i) d1[i] = T(0);
   }
   // Copies y row `key` of group grp (channels co < cyg) into dst: element j of
-  // phase r of channel co at co * sc + r * sr + j * sj, for j < Lp.
+  // phase r of channel co at co * sc + r * sr + j, for j < Lp.
   template <class T>
-  void pack(const T* y, std::int64_t grp, std::int64_t key, std::int64_t Lp, T* dst, std::int64_t sc, std::int64_t sr,
-            std::int64_t sj) const {
-    const std::int64_t cyg = g.cy_per_group(), Y = g.y_spatial(), Yw = g.y[2], s2 = g.s[2], plane = g.y[0] * g.y[1];
-    const T* src = y + ((key / plane) * g.Cy + grp * cyg) * Y + (key % plane) * Yw;
+  void pack(const T* y, std::int64_t grp, std::int64_t key, std::int64_t Lp, T* dst, std::int64_t sc, std::int64_t sr) const {
+    const std::int64_t cyg = g.cy_per_group(), Y = g.y_spatial(), Yw = g.y[2], s2 = g.s[2];
+    const T* src = row_of(y, grp, key);
     for (std::int64_t co = 0; co < cyg; ++co) {
-      if (sj == 1 && s2 == 2) {
+      if (s2 == 2) {
         pack_pair(src + co * Y, dst + co * sc, dst + co * sc + sr, Lp);
         continue;
       }
       for (std::int64_t ph = 0; ph < s2; ++ph) {
         // o = (j - B)*s2 + ph lies in [0, Yw) for j in [B, hi)
-        const std::int64_t lo = std::min(B, Lp), hi = std::clamp<std::int64_t>(B + ceil_div(Yw - ph, s2), lo, Lp);
+        const std::int64_t lo = std::min(B, Lp), hi = phase_end(ph, Lp);
         const T* so = src + co * Y + ph - B * s2;
         T* d = dst + co * sc + ph * sr;
-        for (std::int64_t j = 0; j < lo; ++j) d[j * sj] = T(0);
-        if (sj == 1 && s2 == 1) copy_short(d + lo, so + lo, hi - lo);
+        for (std::int64_t j = 0; j < lo; ++j) d[j] = T(0);
+        if (s2 == 1) copy_short(d + lo, so + lo, hi - lo);
         else
-          for (std::int64_t j = lo; j < hi; ++j) d[j * sj] = so[j * s2];
-        for (std::int64_t j = hi; j < Lp; ++j) d[j * sj] = T(0);
+          for (std::int64_t j = lo; j < hi; ++j) d[j] = so[j * s2];
+        for (std::int64_t j = hi; j < Lp; ++j) d[j] = T(0);
       }
     }
-    // The next row of x (step further) wants the row step * s1 further along
-    // this plane: start fetching it (rows of different channels lie far apart).
+    prefetch_next(src, key);
+  }
+  // The same row channel-last, into a dst that holds zeros: element j of
+  // phase r of channel co at r * sr + j * cs + co (cs >= cyg). Whole vectors
+  // of channels and positions are transposed in registers (stride 2 split
+  // in them too); the rest is copied one value at a time.
+  template <class T>
+  void pack_channel_last(const T* y, std::int64_t grp, std::int64_t key, std::int64_t Lp, T* dst, std::int64_t sr,
+                         std::int64_t cs) const {
+    using VT = Vec<T>;
+    constexpr std::int64_t W = VT::W;
+    const std::int64_t cyg = g.cy_per_group(), Y = g.y_spatial(), Yw = g.y[2], s2 = g.s[2];
+    const T* src = row_of(y, grp, key);
+    const std::int64_t lo = std::min(B, Lp);
+    std::int64_t jv = lo, cv = 0;  // positions [lo, jv) of channels [0, cv) go through registers
+    if (s2 <= 2) {
+      const std::int64_t all = std::clamp<std::int64_t>(B + Yw / s2, lo, Lp);  // every phase inside y
+      jv = lo + (all - lo) / W * W;
+      cv = cyg / W * W;
+    }
+    typename VT::V r[W], q[W];
+    for (std::int64_t co0 = 0; co0 < cv; co0 += W)
+      for (std::int64_t j0 = lo; j0 < jv; j0 += W) {
+        for (std::int64_t c = 0; c < W; ++c) {
+          const T* sp = src + (co0 + c) * Y + (j0 - B) * s2;
+          if (s2 == 1) r[c] = VT::load(sp);
+          else VT::deinterleave(VT::load(sp), VT::load(sp + W), r[c], q[c]);
+        }
+        VT::transpose(r);
+        for (std::int64_t j = 0; j < W; ++j) VT::store(dst + (j0 + j) * cs + co0, r[j]);
+        if (s2 == 2) {
+          VT::transpose(q);
+          for (std::int64_t j = 0; j < W; ++j) VT::store(dst + sr + (j0 + j) * cs + co0, q[j]);
+        }
+      }
+    for (std::int64_t co = 0; co < cyg; ++co)
+      for (std::int64_t ph = 0; ph < s2; ++ph) {
+        const T* so = src + co * Y + ph - B * s2;
+        T* d = dst + ph * sr + co;
+        for (std::int64_t j = co < cv ? jv : lo, hi = phase_end(ph, Lp); j < hi; ++j) d[j * cs] = so[j * s2];
+      }
+    prefetch_next(src, key);
+  }
+
+ private:
+  template <class T>
+  const T* row_of(const T* y, std::int64_t grp, std::int64_t key) const {
+    const std::int64_t plane = g.y[0] * g.y[1];
+    return y + ((key / plane) * g.Cy + grp * g.cy_per_group()) * g.y_spatial() + (key % plane) * g.y[2];
+  }
+  // The end of phase ph's positions inside y: (j - B)*s2 + ph < Yw.
+  std::int64_t phase_end(std::int64_t ph, std::int64_t Lp) const {
+    return std::clamp<std::int64_t>(B + ceil_div(g.y[2] - ph, g.s[2]), std::min(B, Lp), Lp);
+  }
+  // The next row of x (step further) wants the row step * s1 further along
+  // this plane: start fetching it (rows of different channels lie far apart).
+  template <class T>
+  void prefetch_next(const T* src, std::int64_t key) const {
+    const std::int64_t plane = g.y[0] * g.y[1], Yw = g.y[2], Y = g.y_spatial();
     if ((key % plane) % g.y[1] + step * g.s[1] < g.y[1])
-      for (std::int64_t co = 0; co < cyg; ++co)
+      for (std::int64_t co = 0; co < g.cy_per_group(); ++co)
         for (std::int64_t o = 0; o < Yw; o += 64 / static_cast<std::int64_t>(sizeof(T)))
           _mm_prefetch(reinterpret_cast<const char*>(src + co * Y + step * g.s[1] * Yw + o), _MM_HINT_T0);
   }

@@ -69,7 +69,7 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
       const std::int64_t n = row / (g.x[0] * g.x[1]), id = row / g.x[1] % g.x[0];
       const std::int64_t ih = yr.order[static_cast<std::size_t>(row % g.x[1])];
       yr.want(n, id, ih, 0, nslot, slots);
-      slots.assign([&](std::int64_t sl, std::int64_t key) { yr.pack(y, grp, key, Lp, yp + sl * cyg * pitch, pitch, Lp, 1); });
+      slots.assign([&](std::int64_t sl, std::int64_t key) { yr.pack(y, grp, key, Lp, yp + sl * cyg * pitch, pitch, Lp); });
       for (std::int64_t b = 0; b < blocks; ++b) {
         const std::int64_t ci0 = b * MR, mr = std::min<std::int64_t>(MR, cxg - ci0);
         V bv[MR];
@@ -98,15 +98,17 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
 
 // The weight gradient w[ci, co, k] = sum over (n, positions i) of
 // x[n, ci, i] * y[n, co, o(i, k)]. A tile of MR input channels x NV vectors
-// of output channels accumulates over the positions of one row of x, reading
-// a copy of that row (broadcasts; channels a power of two apart would share
-// cache sets in place) and the y rows its taps meet, copied channel-last
-// (a vector holds consecutive output channels) and split by phase along the
-// last axis. The rows are cut into two fixed halves, each summed into its own
-// copy of the gradient (laid out [tap][ci][co]); the two are added in a fixed
-// order at the end, so the result does not depend on the thread count. Each
-// half is further split by tap pairs (k0, k1), so that the share of the
-// gradient an item adds to stays in cache.
+// of output channels accumulates over the positions of a group of rows of x
+// (enough for about 64 positions), reading copies of those rows laid out
+// position by position (MR channels side by side, broadcast; channels a
+// power of two apart would share cache sets in place) and of the y rows
+// their taps meet, copied channel-last (a vector holds consecutive output
+// channels) and split by phase along the last axis; only then does it add
+// into its share of the gradient. The rows are cut into two fixed halves,
+// each summed into its own copy of the gradient (laid out [tap][ci][co]);
+// the two are added in a fixed order at the end, so the result does not
+// depend on the thread count. Each half is further split by tap pairs
+// (k0, k1), so that the share of the gradient an item adds to stays in cache.
 template <class T, int MR, int NV>
 void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
   using VT = Vec<T>;
@@ -114,12 +116,13 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
   constexpr int NC = NV * VT::W;  // output channels per tile
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
   const std::int64_t X = g.x_spatial(), Xw = g.x[2], s2 = g.s[2];
-  const std::int64_t cyp = (cyg + NC - 1) / NC * NC, blocks = (cxg + MR - 1) / MR;
+  const std::int64_t cyp = (cyg + NC - 1) / NC * NC, blocks = (cxg + MR - 1) / MR, cxp = blocks * MR;
   const YRows yr(g);
   const std::int64_t Lp = Xw + yr.cmax, slot = s2 * Lp * cyp;  // one packed y row: [phase][j][co]
   const std::int64_t npair = g.k[0] * g.k[1];
   const std::int64_t part = g.groups * K * cxg * cyp;  // one half's gradient, [group][tap][ci][co]
   const std::int64_t nrows = g.N * g.x[0] * g.x[1];
+  const std::int64_t RB = std::clamp<std::int64_t>((64 + Xw - 1) / Xw, 1, 8);  // rows of x summed per tile
   // Items: (half, group, set of tap pairs (k0, k1)); a set's share of the
   // gradient is kept near 128 KB, so it stays in cache while the rows pass.
   const std::int64_t pair_bytes = g.k[2] * cxg * cyp * static_cast<std::int64_t>(sizeof(T));
@@ -138,44 +141,66 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
     const std::int64_t set = it % sets, grp = (it / sets) % g.groups, h = it / (sets * g.groups);
     const std::int64_t p0 = set * per_set, np = std::min(per_set, npair - p0);
     T* G = (h == 0 ? first : second) + grp * K * cxg * cyp;
-    // Scratch: the packed y rows, then this row of x, channels contiguous.
-    T* yp = thread_scratch<T>(static_cast<std::size_t>(np * slot + cxg * Xw), 0);
-    T* xpk = yp + np * slot;
-    RowSlots slots(np);  // y rows (n * Y0 + od) * Y1 + oh
-    for (std::int64_t row = nrows * h / 2; row < nrows * (h + 1) / 2; ++row) {
-      const std::int64_t n = row / (g.x[0] * g.x[1]), id = row / g.x[1] % g.x[0];
-      const std::int64_t ih = yr.order[static_cast<std::size_t>(row % g.x[1])];
-      yr.want(n, id, ih, p0, np, slots);
+    // Scratch: the packed y rows of a group of x rows, then those x rows,
+    // [row][position][channel] (channels zero-padded to whole tiles).
+    T* yp = thread_scratch<T>(static_cast<std::size_t>(RB * np * slot + RB * Xw * cxp), 0);
+    T* xpk = yp + RB * np * slot;
+    RowSlots slots(RB * np);  // y rows (n * Y0 + od) * Y1 + oh, [row in group][pair]
+    RowSlots one(np);
+    const std::int64_t h0 = nrows * h / 2, h1 = nrows * (h + 1) / 2;
+    for (std::int64_t r0 = h0; r0 < h1; r0 += RB) {
+      const std::int64_t nr = std::min(RB, h1 - r0);
+      for (std::int64_t r = 0; r < RB; ++r) {
+        if (r >= nr) {
+          for (std::int64_t t = 0; t < np; ++t) slots.want[static_cast<std::size_t>(r * np + t)] = -1;
+          continue;
+        }
+        const std::int64_t row = r0 + r, n = row / (g.x[0] * g.x[1]), id = row / g.x[1] % g.x[0];
+        const std::int64_t ih = yr.order[static_cast<std::size_t>(row % g.x[1])];
+        yr.want(n, id, ih, p0, np, one);
+        std::copy(one.want.begin(), one.want.end(), slots.want.begin() + r * np);
+        const T* xrow = x + (n * g.Cx + grp * cxg) * X + (id * g.x[1] + ih) * Xw;
+        T* xr = xpk + r * Xw * cxp;
+        for (std::int64_t ci = 0; ci < cxp; ++ci)  // reading along rows (channels lie X apart)
+          for (std::int64_t i = 0; i < Xw; ++i) xr[i * cxp + ci] = ci < cxg ? xrow[ci * X + i] : T(0);
+      }
       slots.assign([&](std::int64_t sl, std::int64_t key) {
         T* dst = yp + sl * slot;
-        std::fill(dst, dst + slot, T(0));  // padded channels
-        yr.pack(y, grp, key, Lp, dst, 1, Lp * cyp, cyp);
+        std::fill(dst, dst + slot, T(0));  // padded channels and the edges
+        yr.pack_channel_last(y, grp, key, Lp, dst, Lp * cyp, cyp);
       });
-      const T* xrow = x + (n * g.Cx + grp * cxg) * X + (id * g.x[1] + ih) * Xw;
-      for (std::int64_t ci = 0; ci < cxg; ++ci)
-        copy_short(xpk + ci * Xw, xrow + ci * X, Xw);
-      for (std::int64_t t = 0; t < np; ++t) {
-        const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(t)];
-        if (sl < 0) continue;
+      for (std::int64_t t = 0; t < np; ++t)
         for (std::int64_t k2 = 0; k2 < g.k[2]; ++k2) {
           const std::int64_t kf = (p0 + t) * g.k[2] + k2;
           const std::size_t kk = static_cast<std::size_t>(k2);
-          const T* yt = yp + sl * slot + (yr.r[kk] * Lp + yr.c[kk]) * cyp;  // position i at yt + i * cyp
+          // the rows of the group whose y row exists: where their taps' y values start
+          const T* yts[8];
+          const T* xts[8];
+          std::int64_t live = 0;
+          for (std::int64_t r = 0; r < nr; ++r) {
+            const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(r * np + t)];
+            if (sl < 0) continue;
+            yts[live] = yp + sl * slot + (yr.r[kk] * Lp + yr.c[kk]) * cyp;  // position i at + i * cyp
+            xts[live++] = xpk + r * Xw * cxp;
+          }
+          if (live == 0) continue;
           for (std::int64_t b = 0; b < blocks; ++b) {
             const std::int64_t ci0 = b * MR, mr = std::min<std::int64_t>(MR, cxg - ci0);
-            const T* xm[MR];  // past the last channel: repeat it (its sums are dropped)
-            for (int m = 0; m < MR; ++m) xm[m] = xpk + (ci0 + std::min<std::int64_t>(m, mr - 1)) * Xw;
             T* Gb = G + (kf * cxg + ci0) * cyp;
             for (std::int64_t c0 = 0; c0 < cyp; c0 += NC) {
               V acc[MR][NV];
               for (int m = 0; m < MR; ++m)
                 for (int v = 0; v < NV; ++v) acc[m][v] = VT::zero();
-              for (std::int64_t i = 0; i < Xw; ++i) {
-                V yv[NV];
-                for (int v = 0; v < NV; ++v) yv[v] = VT::load(yt + i * cyp + c0 + v * VT::W);
-                for (int m = 0; m < MR; ++m) {
-                  const V xv = VT::bcast(xm[m] + i);
-                  for (int v = 0; v < NV; ++v) acc[m][v] = VT::fma(xv, yv[v], acc[m][v]);
+              for (std::int64_t r = 0; r < live; ++r) {
+                const T* yt = yts[r] + c0;
+                const T* xt = xts[r] + ci0;
+                for (std::int64_t i = 0; i < Xw; ++i, yt += cyp, xt += cxp) {
+                  V yv[NV];
+                  for (int v = 0; v < NV; ++v) yv[v] = VT::load(yt + v * VT::W);
+                  for (int m = 0; m < MR; ++m) {
+                    const V xv = VT::bcast(xt + m);
+                    for (int v = 0; v < NV; ++v) acc[m][v] = VT::fma(xv, yv[v], acc[m][v]);
+                  }
                 }
               }
               for (int m = 0; m < MR; ++m)  // (a constant bound keeps acc in registers)
@@ -187,7 +212,6 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
             }
           }
         }
-      }
     }
   }
   // w[ci, co, k] = first half + second half, through the second's buffer

@@ -254,7 +254,7 @@ void backward_items(const ConvGeom& g, const T* x, const T* w, const T* y, const
       PlaneRing ring(nwin);
       const auto pack = [&](std::int64_t sl, std::int64_t od) {
         for (std::int64_t oh = 0; oh < g.y[1]; ++oh)
-          yr.pack(y, grp, (n * g.y[0] + od) * g.y[1] + oh, Lp, yp + sl * pplane + oh * prow, s2 * Lp, Lp, 1);
+          yr.pack(y, grp, (n * g.y[0] + od) * g.y[1] + oh, Lp, yp + sl * pplane + oh * prow, s2 * Lp, Lp);
       };
       std::vector<std::int64_t> slot0(static_cast<std::size_t>(g.k[0]));
       TapList<T> taps, tmp;
