@@ -122,12 +122,18 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
   const std::int64_t npair = g.k[0] * g.k[1];
   const std::int64_t part = g.groups * K * cxg * cyp;  // one half's gradient, [group][tap][ci][co]
   const std::int64_t nrows = g.N * g.x[0] * g.x[1];
-  const std::int64_t RB = std::clamp<std::int64_t>((64 + Xw - 1) / Xw, 1, 8);  // rows of x summed per tile
   // Items: (half, group, set of tap pairs (k0, k1)); a set's share of the
   // gradient is kept near 128 KB, so it stays in cache while the rows pass.
   const std::int64_t pair_bytes = g.k[2] * cxg * cyp * static_cast<std::int64_t>(sizeof(T));
   const std::int64_t per_set = std::clamp<std::int64_t>((128 << 10) / pair_bytes, 1, npair);
   const std::int64_t sets = (npair + per_set - 1) / per_set;
+  // Rows of x summed per tile: about 64 positions, as far as the packed y
+  // rows of a group stay within 2% per thread of what the backward produces
+  // (x and w), the extra memory a call may keep.
+  const double produced = static_cast<double>(g.N * g.Cx * X + g.Cx * cyg * K) * sizeof(T);
+  const double group_bytes = static_cast<double>(std::min(per_set, npair) * slot) * sizeof(T);
+  const std::int64_t RB = std::clamp<std::int64_t>(
+      std::min<std::int64_t>((64 + Xw - 1) / Xw, static_cast<std::int64_t>(0.02 * produced / group_bytes)), 1, 8);
   // The first half sums into w's own memory when the layouts have the same
   // size (no padded channels); the second always into scratch.
   const bool in_place = cyp == cyg;
