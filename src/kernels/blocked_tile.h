@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 #include "conv_geometry.h"
@@ -159,6 +160,21 @@ Wide wide_tile(const std::vector<std::int64_t>& rows, std::int64_t channels) {
     if (std::min(w82, w83) <= (narrow == Wide::T43 ? w43 : w62)) return w83 < w82 ? Wide::T83 : Wide::T82;
   }
   return narrow;
+}
+
+// Calls f(MR, NV) with the shape wide_tile chooses, each as a
+// std::integral_constant, so that f can instantiate its tile loop.
+template <class T, class F>
+void with_wide_tile(const std::vector<std::int64_t>& rows, std::int64_t channels, F&& f) {
+  using std::integral_constant;
+  switch (wide_tile<T>(rows, channels)) {
+    case Wide::T43: return f(integral_constant<int, 4>{}, integral_constant<int, 3>{});
+#if LUCID_ISA_LEVEL == 2
+    case Wide::T82: return f(integral_constant<int, 8>{}, integral_constant<int, 2>{});
+    case Wide::T83: return f(integral_constant<int, 8>{}, integral_constant<int, 3>{});
+#endif
+    default: return f(integral_constant<int, 6>{}, integral_constant<int, 2>{});
+  }
 }
 
 // Copies n values: vector moves and a scalar tail (rows of a few dozen
@@ -386,7 +402,7 @@ struct YRows {
   // phase r of channel co at co * sc + r * sr + j, for j < Lp.
   template <class T>
   void pack(const T* y, std::int64_t grp, std::int64_t key, std::int64_t Lp, T* dst, std::int64_t sc, std::int64_t sr) const {
-    const std::int64_t cyg = g.cy_per_group(), Y = g.y_spatial(), Yw = g.y[2], s2 = g.s[2];
+    const std::int64_t cyg = g.cy_per_group(), Y = g.y_spatial(), s2 = g.s[2];
     const T* src = row_of(y, grp, key);
     for (std::int64_t co = 0; co < cyg; ++co) {
       if (s2 == 2) {

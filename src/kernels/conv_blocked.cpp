@@ -277,14 +277,7 @@ void conv_scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bi
   if (short_rows) return scatter_tiles<T, 6, 1>(g, x, w, bias, y);
   std::vector<std::int64_t> rows;
   for (const AxisPhase& p : axis_phases(g, 2)) rows.push_back(p.Q);
-  switch (wide_tile<T>(rows, cyg)) {
-    case Wide::T43: return scatter_tiles<T, 4, 3>(g, x, w, bias, y);
-#if LUCID_ISA_LEVEL == 2
-    case Wide::T82: return scatter_tiles<T, 8, 2>(g, x, w, bias, y);
-    case Wide::T83: return scatter_tiles<T, 8, 3>(g, x, w, bias, y);
-#endif
-    default: return scatter_tiles<T, 6, 2>(g, x, w, bias, y);
-  }
+  with_wide_tile<T>(rows, cyg, [&](auto mr, auto nv) { scatter_tiles<T, mr(), nv()>(g, x, w, bias, y); });
 }
 
 // Rows of (channel, tap) pairs number in the hundreds: 8 of them per tile

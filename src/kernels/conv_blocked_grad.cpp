@@ -243,14 +243,7 @@ void conv_gather_blocked(const ConvGeom& g, const T* y, const T* w, const T* bia
   if (cxg <= 2) return short_rows ? gather_tiles<T, 2, 1>(g, y, w, bias, x) : gather_tiles<T, 2, 2>(g, y, w, bias, x);
   if (cxg <= 4) return short_rows ? gather_tiles<T, 4, 1>(g, y, w, bias, x) : gather_tiles<T, 4, 2>(g, y, w, bias, x);
   if (short_rows) return gather_tiles<T, 6, 1>(g, y, w, bias, x);
-  switch (wide_tile<T>({g.x[2]}, cxg)) {
-    case Wide::T43: return gather_tiles<T, 4, 3>(g, y, w, bias, x);
-#if LUCID_ISA_LEVEL == 2
-    case Wide::T82: return gather_tiles<T, 8, 2>(g, y, w, bias, x);
-    case Wide::T83: return gather_tiles<T, 8, 3>(g, y, w, bias, x);
-#endif
-    default: return gather_tiles<T, 6, 2>(g, y, w, bias, x);
-  }
+  with_wide_tile<T>({g.x[2]}, cxg, [&](auto mr, auto nv) { gather_tiles<T, mr(), nv()>(g, y, w, bias, x); });
 }
 
 // Tiles of 6 input channels x 2 vectors of output channels (8 input channels
