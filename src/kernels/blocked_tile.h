@@ -365,14 +365,16 @@ struct YRows {
     for (std::int64_t res = 0; res < step; ++res)
       for (std::int64_t ih = res; ih < g.x[1]; ih += step) order.push_back(ih);
   }
-  // Names in slots.want the y rows of tap pairs (k0, k1) = p0 .. p0 + np - 1
-  // (flat index k0 * K1 + k1): (n * Y0 + od) * Y1 + oh, or -1 outside y.
-  void want(std::int64_t n, std::int64_t id, std::int64_t ih, std::int64_t p0, std::int64_t np, RowSlots& slots) const {
+  // Names in slots.want, from index `at` on, the y rows of tap pairs
+  // (k0, k1) = p0 .. p0 + np - 1 (flat index k0 * K1 + k1):
+  // (n * Y0 + od) * Y1 + oh, or -1 outside y.
+  void want(std::int64_t n, std::int64_t id, std::int64_t ih, std::int64_t p0, std::int64_t np, RowSlots& slots,
+            std::int64_t at = 0) const {
     for (std::int64_t t = 0; t < np; ++t) {
       const std::int64_t od = id * g.s[0] - g.pad[0] + ((p0 + t) / g.k[1]) * g.d[0];
       const std::int64_t oh = ih * g.s[1] - g.pad[1] + ((p0 + t) % g.k[1]) * g.d[1];
       const bool ok = od >= 0 && od < g.y[0] && oh >= 0 && oh < g.y[1];
-      slots.want[static_cast<std::size_t>(t)] = ok ? (n * g.y[0] + od) * g.y[1] + oh : -1;
+      slots.want[static_cast<std::size_t>(at + t)] = ok ? (n * g.y[0] + od) * g.y[1] + oh : -1;
     }
   }
   // Stride 2, contiguous phase rows: both phases of one y row at once, the

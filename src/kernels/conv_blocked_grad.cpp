@@ -131,7 +131,7 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
   // rows of a group stay within 2% per thread of what the backward produces
   // (x and w), the extra memory a call may keep.
   const double produced = static_cast<double>(g.N * g.Cx * X + g.Cx * cyg * K) * sizeof(T);
-  const double group_bytes = static_cast<double>(std::min(per_set, npair) * slot) * sizeof(T);
+  const double group_bytes = static_cast<double>(per_set * slot) * sizeof(T);
   const std::int64_t RB = std::clamp<std::int64_t>(
       std::min<std::int64_t>((64 + Xw - 1) / Xw, static_cast<std::int64_t>(0.02 * produced / group_bytes)), 1, 8);
   // The first half sums into w's own memory when the layouts have the same
@@ -152,7 +152,6 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
     T* yp = thread_scratch<T>(static_cast<std::size_t>(RB * np * slot + RB * Xw * cxp), 0);
     T* xpk = yp + RB * np * slot;
     RowSlots slots(RB * np);  // y rows (n * Y0 + od) * Y1 + oh, [row in group][pair]
-    RowSlots one(np);
     const std::int64_t h0 = nrows * h / 2, h1 = nrows * (h + 1) / 2;
     for (std::int64_t r0 = h0; r0 < h1; r0 += RB) {
       const std::int64_t nr = std::min(RB, h1 - r0);
@@ -163,8 +162,7 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
         }
         const std::int64_t row = r0 + r, n = row / (g.x[0] * g.x[1]), id = row / g.x[1] % g.x[0];
         const std::int64_t ih = yr.order[static_cast<std::size_t>(row % g.x[1])];
-        yr.want(n, id, ih, p0, np, one);
-        std::copy(one.want.begin(), one.want.end(), slots.want.begin() + r * np);
+        yr.want(n, id, ih, p0, np, slots, r * np);
         const T* xrow = x + (n * g.Cx + grp * cxg) * X + (id * g.x[1] + ih) * Xw;
         T* xr = xpk + r * Xw * cxp;
         for (std::int64_t ci = 0; ci < cxp; ++ci)  // reading along rows (channels lie X apart)
