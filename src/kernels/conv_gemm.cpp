@@ -25,6 +25,9 @@ namespace {
 
 constexpr std::size_t kColBytes = 256 * 1024;     // per-thread column chunk (about L2)
 constexpr std::size_t kWgColBytes = 1024 * 1024;  // shared column chunk of the weight gradient
+// The fixed blocks the threads split the shared-column products into (rows of
+// x, column rows of the weight gradient), whatever the thread count.
+constexpr std::int64_t kBlockRows = 64, kBlockCols = 256;
 
 // Scratch is held to about a tenth of what the call produces, unless that
 // leaves fewer than 64 columns per chunk (small results with many channels x
@@ -321,7 +324,7 @@ void conv_backward_gemm(const ConvGeom& g, const T* x, const T* w, const T* y, T
   const std::int64_t Kc = cyg * K;
   const std::int64_t nc = chunk_cols(budget(kWgColBytes, bytes_xw(g, sizeof(T)), 0.1), sizeof(T), Kc, X);
   std::fill(gw, gw + g.Cx * Kc, T(0));
-  constexpr std::int64_t MB = 64, NB = 256;
+  constexpr std::int64_t MB = kBlockRows, NB = kBlockCols;
   const std::int64_t mblocks = (cxg + MB - 1) / MB, nblocks = (Kc + NB - 1) / NB;
   const std::int64_t wtasks = mblocks * nblocks, tasks = wtasks + (gx ? mblocks : 0);
   T* col = thread_scratch<T>(static_cast<std::size_t>(Kc * std::min(nc, X)), 1);
@@ -365,7 +368,7 @@ void conv_backward_rows(const ConvGeom& g, const T* x, const T* w, const T* y, T
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps(), X = g.x_spatial();
   const std::int64_t Kc = cyg * K, NX = g.N * X;
   const std::int64_t R = chunk_cols(budget(kWgColBytes, bytes_xw(g, sizeof(T)), 0.1), sizeof(T), NX, Kc);
-  constexpr std::int64_t MB = 64, NB = 256;
+  constexpr std::int64_t MB = kBlockRows, NB = kBlockCols;
   const std::int64_t mblocks = (cxg + MB - 1) / MB;
   if (g.N == 0) return std::fill(gw, gw + g.Cx * Kc, T(0));  // no sample writes it
   T* col = thread_scratch<T>(static_cast<std::size_t>(R * NX), 1);  // [n][row][position]
