@@ -163,6 +163,7 @@ def main():
     table = "\n".join(lines)
     print(table)
     out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "results.md").write_text(
         "# Benchmark results\n\nMade by `.venv/bin/python bench/run.py` (see the README).\n\n" + table + "\n")
 
