@@ -122,6 +122,24 @@ void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t 
     for (int v = 0; v < NV; ++v) VT::store(out + m * ld + c0 + v * VT::W, acc[m][v]);
 }
 
+// dst[i * ld + c] = src[c * stride + i] for rows c < rows and positions
+// i < len: W x W blocks through register transposes, the edges one by one.
+template <class T>
+void copy_transposed(const T* src, std::int64_t stride, std::int64_t rows, std::int64_t len, T* dst, std::int64_t ld) {
+  using VT = Vec<T>;
+  constexpr std::int64_t W = VT::W;
+  const std::int64_t rv = rows / W * W, lv = len / W * W;
+  typename VT::V r[W];
+  for (std::int64_t c0 = 0; c0 < rv; c0 += W)
+    for (std::int64_t i0 = 0; i0 < lv; i0 += W) {
+      for (std::int64_t c = 0; c < W; ++c) r[c] = VT::load(src + (c0 + c) * stride + i0);
+      VT::transpose(r);
+      for (std::int64_t i = 0; i < W; ++i) VT::store(dst + (i0 + i) * ld + c0, r[i]);
+    }
+  for (std::int64_t c = 0; c < rows; ++c)
+    for (std::int64_t i = c < rv ? lv : 0; i < len; ++i) dst[i * ld + c] = src[c * stride + i];
+}
+
 // Issue slots a tile shape (MR channels x NV vectors) spends per useful
 // multiply-add vector over rows of the given lengths and `channels`
 // channels: padded channels, padded positions, and the last tile of a row

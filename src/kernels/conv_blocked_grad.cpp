@@ -165,8 +165,8 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
         yr.want(n, id, ih, p0, np, slots, r * np);
         const T* xrow = x + (n * g.Cx + grp * cxg) * X + (id * g.x[1] + ih) * Xw;
         T* xr = xpk + r * Xw * cxp;
-        for (std::int64_t ci = 0; ci < cxp; ++ci)  // reading along rows (channels lie X apart)
-          for (std::int64_t i = 0; i < Xw; ++i) xr[i * cxp + ci] = ci < cxg ? xrow[ci * X + i] : T(0);
+        copy_transposed(xrow, X, cxg, Xw, xr, cxp);  // channels lie X apart
+        for (std::int64_t i = 0; i < Xw; ++i) std::fill(xr + i * cxp + cxg, xr + (i + 1) * cxp, T(0));
       }
       slots.assign([&](std::int64_t sl, std::int64_t key) {
         T* dst = yp + sl * slot;
