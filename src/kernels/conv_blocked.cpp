@@ -197,47 +197,100 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
   }
 }
 
+// d[i] += s[i] for i < n: whole vectors, then (float) a half vector, then one by one.
+template <class T>
+void add_run(T* d, const T* s, std::int64_t n) {
+  using VT = Vec<T>;
+  std::int64_t i = 0;
+  for (; i + VT::W <= n; i += VT::W) VT::store(d + i, VT::add(VT::load(d + i), VT::load(s + i)));
+  if constexpr (std::is_same_v<T, float>)
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(d + i, _mm_add_ps(_mm_loadu_ps(d + i), _mm_loadu_ps(s + i)));
+  for (; i < n; ++i) d[i] += s[i];
+}
+
 // The forward as products of (output channel, tap) rows of the weights with
 // the input, for rows of y too short to fill the tiles above: a tile of MR
 // such rows x NV vectors of input positions accumulates over the input
-// channels, and its rows are added into y (add_tap_row) while still in
-// cache, so no product matrix is kept. Items are (group, block of output
-// channels) with their weights packed once ([panel][ci][MR], 16-128 KB) and
-// used for every sample; y's channels belong to one item, so each output
-// element is summed by one thread in a fixed order.
+// channels, and its rows are added while still in cache into a staged copy
+// of the item's output channels for one sample, split by phase along the
+// last axis (so that a tap's row of inputs adds into contiguous staged
+// values, whole vectors at a time: the rows are padded so that positions
+// whose output lies outside y land in the padding), then the staged rows are
+// written into y (write_row), phases interleaved. No product matrix is kept.
+// Items are (group, block of output channels) with their weights packed once
+// ([panel][ci][MR], 16-128 KB) and used for every sample; y's channels
+// belong to one item, so each output element is summed by one thread in a
+// fixed order.
 template <class T, int MR, int NV>
 void taps_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   using VT = Vec<T>;
   using V = typename VT::V;
   constexpr int NR = NV * VT::W;
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
-  const std::int64_t X = g.x_spatial(), Y = g.y_spatial();
+  const std::int64_t X = g.x_spatial(), Y = g.y_spatial(), s2 = g.s[2];
+  // Tap kf adds input iw of a row into element iw + shift[kf] of phase row
+  // prow[kf]; a phase row holds elements [jlo, jhi) (j = q - q0 of its phase).
+  const std::vector<AxisPhase> a2 = axis_phases(g, 2);
+  std::vector<std::int64_t> prow(static_cast<std::size_t>(K)), shift(static_cast<std::size_t>(K));
+  std::int64_t jlo = 0, jhi = 1;
+  for (const AxisPhase& p : a2) {
+    jhi = std::max(jhi, p.Q);
+    for (std::size_t t = 0; t < p.k.size(); ++t)
+      for (std::int64_t kf = p.k[t]; kf < K; kf += g.k[2]) {
+        prow[static_cast<std::size_t>(kf)] = p.r;
+        shift[static_cast<std::size_t>(kf)] = p.off[t] - p.q0;
+        jlo = std::min(jlo, p.off[t] - p.q0);
+        jhi = std::max(jhi, g.x[2] + p.off[t] - p.q0);
+      }
+  }
+  const std::int64_t Ls = jhi - jlo, pitch = s2 * Ls, Sc = g.y[0] * g.y[1] * pitch;  // per (od, oh); per channel
   const std::int64_t per_co = K * cxg * static_cast<std::int64_t>(sizeof(T));
   const double out_bytes = static_cast<double>(g.N * g.Cy * Y) * sizeof(T);
-  const std::int64_t cb = std::clamp<std::int64_t>(packed_budget(out_bytes, 128 << 10) / std::max<std::int64_t>(per_co, 1), 1, cyg);
+  // Channels per item: packed weights within budget, staged outputs within 256 KB.
+  const std::int64_t cb = std::clamp<std::int64_t>(
+      std::min(packed_budget(out_bytes, 128 << 10) / std::max<std::int64_t>(per_co, 1),
+               (256 << 10) / (Sc * static_cast<std::int64_t>(sizeof(T)))),
+      1, cyg);
   const std::int64_t nblocks = (cyg + cb - 1) / cb, items = g.groups * nblocks;
   const std::int64_t panels_max = (cb * K + MR - 1) / MR;
-  const std::vector<TapPlace> places = tap_places(g);
+  // Per tap: where input row (a, b) adds, a * s0 * Y1 + b * s1 rows of
+  // `pitch` from `base` (within its channel), for a in [alo, ahi) and b in
+  // [blo, bhi) (the rows whose output lies in y).
+  struct TapAdd {
+    std::int64_t base, alo, ahi, blo, bhi;
+  };
+  std::vector<TapAdd> adds;
+  for (const TapPlace& tp : tap_places(g)) {
+    const std::size_t kf = adds.size();
+    adds.push_back({(tp.o0 * g.y[1] + tp.o1) * pitch + prow[kf] * Ls + shift[kf] - jlo, ceil_div(-tp.o0, g.s[0]),
+                    ceil_div(g.y[0] - tp.o0, g.s[0]), ceil_div(-tp.o1, g.s[1]), ceil_div(g.y[1] - tp.o1, g.s[1])});
+  }
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::int64_t it = 0; it < items; ++it) {
     const std::int64_t grp = it / nblocks, co0 = (it % nblocks) * cb, ncb = std::min(cb, cyg - co0);
     const std::int64_t rows = ncb * K, panels = (rows + MR - 1) / MR;
-    // Scratch: packed weights, a tile's rows, the input's last positions zero-padded.
-    T* wp = thread_scratch<T>(static_cast<std::size_t>(panels_max * cxg * MR + MR * NR + cxg * NR), 0);
+    // Scratch: packed weights, a tile's rows, the input's last positions
+    // zero-padded, the staged outputs.
+    T* wp = thread_scratch<T>(static_cast<std::size_t>(panels_max * cxg * MR + MR * NR + cxg * NR + cb * Sc), 0);
     T* st = wp + panels_max * cxg * MR;
     T* xt = st + MR * NR;
-    for (std::int64_t p = 0; p < panels; ++p)
-      for (std::int64_t ci = 0; ci < cxg; ++ci)
-        for (int m = 0; m < MR; ++m) {
-          const std::int64_t r = p * MR + m;  // row (channel co0 + r / K, tap r % K)
-          wp[(p * cxg + ci) * MR + m] = r < rows ? w[((grp * cxg + ci) * cyg + co0 + r / K) * K + r % K] : T(0);
-        }
+    T* S = xt + cxg * NR;
+    // Row r is (channel co0 + r / K, tap r % K): for each input channel the
+    // block's rows lie contiguous in w, so they are read in order.
+    for (std::int64_t ci = 0; ci < cxg; ++ci) {
+      const T* src = w + ((grp * cxg + ci) * cyg + co0) * K;
+      for (std::int64_t p = 0; p < panels; ++p) {
+        T* dst = wp + (p * cxg + ci) * MR;
+        const std::int64_t r0 = p * MR, nr = std::min<std::int64_t>(MR, rows - r0);
+        for (int m = 0; m < MR; ++m) dst[m] = m < nr ? src[r0 + m] : T(0);
+      }
+    }
     V zero[MR];
     for (int m = 0; m < MR; ++m) zero[m] = VT::zero();
     std::vector<Segment> segs;
+    std::vector<const T*> ph(static_cast<std::size_t>(s2));
     for (std::int64_t n = 0; n < g.N; ++n) {
-      T* yb = y + (n * g.Cy + grp * cyg + co0) * Y;
-      for (std::int64_t c = 0; c < ncb; ++c) std::fill(yb + c * Y, yb + (c + 1) * Y, bias ? bias[grp * cyg + co0 + c] : T(0));
+      for (std::int64_t c = 0; c < ncb; ++c) std::fill(S + c * Sc, S + (c + 1) * Sc, bias ? bias[grp * cyg + co0 + c] : T(0));
       const T* xn = x + (n * g.Cx + grp * cxg) * X;
       for (std::int64_t c0 = 0; c0 < X; c0 += NR) {
         const std::int64_t len = std::min<std::int64_t>(NR, X - c0);
@@ -254,10 +307,20 @@ void taps_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) 
           else tile<T, MR, NV>(&xs, &wpp, 1, 0, cxg, L, zero, st, NR);
           for (int m = 0; m < MR && p * MR + m < rows; ++m) {
             const std::int64_t r = p * MR + m;
-            add_tap_row(g, places[static_cast<std::size_t>(r % K)], st + m * NR, segs, yb + (r / K) * Y);
+            const TapAdd& ta = adds[static_cast<std::size_t>(r % K)];
+            T* Sr = S + (r / K) * Sc + ta.base;
+            const T* src = st + m * NR;
+            for (const Segment& sg : segs)
+              if (sg.a >= ta.alo && sg.a < ta.ahi && sg.b >= ta.blo && sg.b < ta.bhi)
+                add_run(Sr + (sg.a * g.s[0] * g.y[1] + sg.b * g.s[1]) * pitch + sg.c0, src + sg.j0, sg.c1 - sg.c0);
           }
         }
       }
+      for (std::int64_t c = 0; c < ncb; ++c)
+        for (std::int64_t o = 0; o < g.y[0] * g.y[1]; ++o) {
+          for (std::int64_t r = 0; r < s2; ++r) ph[static_cast<std::size_t>(r)] = S + c * Sc + o * pitch + r * Ls - jlo;
+          write_row(g, a2, ph.data(), y + (n * g.Cy + grp * cyg + co0 + c) * Y + o * g.y[2], false);
+        }
     }
   }
 }
