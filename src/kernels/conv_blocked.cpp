@@ -256,14 +256,19 @@ void taps_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) 
   // Per tap: where input row (a, b) adds, a * s0 * Y1 + b * s1 rows of
   // `pitch` from `base` (within its channel), for a in [alo, ahi) and b in
   // [blo, bhi) (the rows whose output lies in y).
+  // [lo2, hi2) are the positions along the last axis whose output lies in y.
   struct TapAdd {
-    std::int64_t base, alo, ahi, blo, bhi;
+    std::int64_t base, alo, ahi, blo, bhi, lo2, hi2;
+    bool meets(const Segment& sg) const {
+      return sg.a >= alo && sg.a < ahi && sg.b >= blo && sg.b < bhi && sg.c1 > lo2 && sg.c0 < hi2;
+    }
   };
   std::vector<TapAdd> adds;
   for (const TapPlace& tp : tap_places(g)) {
     const std::size_t kf = adds.size();
     adds.push_back({(tp.o0 * g.y[1] + tp.o1) * pitch + prow[kf] * Ls + shift[kf] - jlo, ceil_div(-tp.o0, g.s[0]),
-                    ceil_div(g.y[0] - tp.o0, g.s[0]), ceil_div(-tp.o1, g.s[1]), ceil_div(g.y[1] - tp.o1, g.s[1])});
+                    ceil_div(g.y[0] - tp.o0, g.s[0]), ceil_div(-tp.o1, g.s[1]), ceil_div(g.y[1] - tp.o1, g.s[1]),
+                    tp.lo2, tp.hi2});
   }
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::int64_t it = 0; it < items; ++it) {
@@ -302,6 +307,12 @@ void taps_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) 
         }
         segments(g.x[1], g.x[2], c0, c0 + len, segs);
         for (std::int64_t p = 0; p < panels; ++p) {
+          // A panel none of whose taps reaches y from these positions (the
+          // first or last input plane of an edge tap) is skipped.
+          bool live = false;
+          for (std::int64_t r = p * MR; r < std::min(rows, (p + 1) * MR) && !live; ++r)
+            for (const Segment& sg : segs) live = live || adds[static_cast<std::size_t>(r % K)].meets(sg);
+          if (!live) continue;
           const T* wpp = wp + p * cxg * MR;
           if (len <= VT::W) tile<T, MR, 1>(&xs, &wpp, 1, 0, cxg, L, zero, st, NR);
           else tile<T, MR, NV>(&xs, &wpp, 1, 0, cxg, L, zero, st, NR);
@@ -311,7 +322,7 @@ void taps_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) 
             T* Sr = S + (r / K) * Sc + ta.base;
             const T* src = st + m * NR;
             for (const Segment& sg : segs)
-              if (sg.a >= ta.alo && sg.a < ta.ahi && sg.b >= ta.blo && sg.b < ta.bhi)
+              if (ta.meets(sg))
                 add_run(Sr + (sg.a * g.s[0] * g.y[1] + sg.b * g.s[1]) * pitch + sg.c0, src + sg.j0, sg.c1 - sg.c0);
           }
         }
