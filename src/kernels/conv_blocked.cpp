@@ -187,7 +187,9 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
             if (c0 < a2.Q) tile<T, MR, 1>(xs.data(), ws.data(), nl, c0, cxg, L, bv, out, stage);
           }
           for (int m = 0; m < mr; ++m) {
-            for (const WPhase& ph : rp.wph) phrow[static_cast<std::size_t>(ph.a2->r)] = st + m * stage + ph.sofs;
+            // phase p along the last axis is wph[p] (contiguous stores: indexed
+            // by a2->r the compiler scatters them, and write_row stalls on them)
+            for (std::size_t p = 0; p < rp.wph.size(); ++p) phrow[p] = st + m * stage + rp.wph[p].sofs;
             write_row(g, ax[2], phrow.data(), y + (n * g.Cy + grp * cyg + co0 + m) * Y + (od * g.y[1] + oh) * Yw, stream);
           }
         }
