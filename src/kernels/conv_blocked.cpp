@@ -104,8 +104,29 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
   std::vector<std::int64_t> order;
   for (std::int64_t res = 0; res < step; ++res)
     for (std::int64_t qb = res; qb < QB; qb += step) order.push_back(qb);
-  const BlockedSplit sp(g, coblocks, wblock * static_cast<std::int64_t>(sizeof(T)), out_bytes, nrows);
+  // Small weights (128 KB packed, all groups) are packed once for all
+  // threads, and every item serves all blocks of its group: each input row
+  // is then copied into the slots once per sweep instead of once per block
+  // group (D1's forward 15-25% faster). Larger ones are packed per item, a
+  // block group's worth.
+  const bool shared = static_cast<double>(g.groups * coblocks * wblock) * sizeof(T) <= 128.0 * 1024;
+  const BlockedSplit sp(g, coblocks, shared ? 0 : wblock * static_cast<std::int64_t>(sizeof(T)), out_bytes, nrows);
   const std::int64_t per_group = sp.per_group, bgroups = sp.bgroups, chunks = sp.chunks, items = sp.items;
+  // Packed weights [group][block][row phase][w-phase][tap][ci][MR] (zero-padded channels).
+  const auto pack = [&](T* dst, std::int64_t grp, std::int64_t b) {
+    const std::int64_t co0 = b * MR, mr = std::min<std::int64_t>(MR, cyg - co0);
+    for (const RowPhase& rp : rows)
+      for (const WPhase& ph : rp.wph)
+        for (std::size_t t = 0; t < ph.taps.size(); ++t)
+          for (std::int64_t ci = 0; ci < cxg; ++ci)
+            for (int m = 0; m < MR; ++m)
+              dst[ph.wofs + (static_cast<std::int64_t>(t) * cxg + ci) * MR + m] =
+                  m < mr ? w[((grp * cxg + ci) * cyg + co0 + m) * K + ph.taps[t].kf] : T(0);
+  };
+  T* wall = shared ? thread_scratch<T>(static_cast<std::size_t>(g.groups * coblocks * wblock), 1) : nullptr;
+  if (shared)
+    for (std::int64_t grp = 0; grp < g.groups; ++grp)
+      for (std::int64_t b = 0; b < coblocks; ++b) pack(wall + (grp * coblocks + b) * wblock, grp, b);
   // Streaming stores for outputs far beyond the caches, when rows are aligned.
   const bool stream = out_bytes > 64.0e6 && (Yw * sizeof(T)) % 32 == 0 &&
                       reinterpret_cast<std::uintptr_t>(y) % 32 == 0;
@@ -113,21 +134,15 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
   for (std::int64_t it = 0; it < items; ++it) {
     const std::int64_t bg = it % bgroups, ch = (it / bgroups) % chunks, grp = it / (bgroups * chunks);
     const std::int64_t b0 = bg * per_group, nb = std::min(per_group, coblocks - b0);
-    // Scratch: packed weights [block][row phase][w-phase][tap][ci][MR]
-    // (zero-padded channels), MR staged rows, then the input slots [slot][ci][L].
-    T* wp = thread_scratch<T>(static_cast<std::size_t>(nb * wblock + MR * stage + nslot * cxg * L), 0);
-    T* st = wp + nb * wblock;
+    // Scratch: the item's packed weights (unless shared), MR staged rows,
+    // then the input slots [slot][ci][L].
+    const std::int64_t own = shared ? 0 : nb * wblock;
+    T* st = thread_scratch<T>(static_cast<std::size_t>(own + MR * stage + nslot * cxg * L), 0);
+    T* wp = shared ? wall + (grp * coblocks + b0) * wblock : st;
+    st += own;
     T* xp = st + MR * stage;
-    for (std::int64_t b = 0; b < nb; ++b) {
-      const std::int64_t co0 = (b0 + b) * MR, mr = std::min<std::int64_t>(MR, cyg - co0);
-      for (const RowPhase& rp : rows)
-        for (const WPhase& ph : rp.wph)
-          for (std::size_t t = 0; t < ph.taps.size(); ++t)
-            for (std::int64_t ci = 0; ci < cxg; ++ci)
-              for (int m = 0; m < MR; ++m)
-                wp[b * wblock + ph.wofs + (static_cast<std::int64_t>(t) * cxg + ci) * MR + m] =
-                    m < mr ? w[((grp * cxg + ci) * cyg + co0 + m) * K + ph.taps[t].kf] : T(0);
-    }
+    if (!shared)
+      for (std::int64_t b = 0; b < nb; ++b) pack(wp + b * wblock, grp, b0 + b);
     RowSlots slots(nslot);  // input rows (n * X0 + id) * X1 + ih
     std::vector<const T*> phrow(static_cast<std::size_t>(g.s[2])), xs(static_cast<std::size_t>(ntap_max)),
         ws(static_cast<std::size_t>(ntap_max));
