@@ -259,7 +259,10 @@ TEST(Kernels, BlockedTileShapes) {
   const Shape shapes[] = {{5, 10, 22, 3, 1, 1},  {3, 20, 44, 5, 1, 1},  {4, 32, 20, 3, 1, 2},
                           {6, 32, 30, 3, 1, 1},  {7, 14, 24, 2, 2, 1},  {13, 8, 48, 3, 1, 2},
                           {16, 16, 32, 3, 1, 1}, {24, 32, 24, 3, 1, 2}, {8, 40, 16, 2, 2, 1},
-                          {32, 24, 22, 3, 1, 1}};
+                          {32, 24, 22, 3, 1, 1},
+                          // weights past 128 KB and a twentieth of the output: the forward
+                          // packs them per item (per block group) rather than once
+                          {40, 48, 20, 3, 1, 1},  {48, 44, 26, 4, 2, 1}};
   std::mt19937 rng(90);
   for (const Shape& sh : shapes) {
     ConvGeom g;
