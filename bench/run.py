@@ -25,15 +25,20 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def median_ms(fn, reps):
-    fn()
-    fn()
+def run_times(fn, reps, warm=2):
+    """Milliseconds of `reps` runs of fn after `warm` warm-up runs."""
+    for _ in range(warm):
+        fn()
     t = []
     for _ in range(reps):
         a = time.perf_counter()
         fn()
         t.append((time.perf_counter() - a) * 1e3)
-    return float(np.median(t))
+    return t
+
+
+def median_ms(fn, reps):
+    return float(np.median(run_times(fn, reps)))
 
 
 def torch_times(case, reps, threads):
@@ -62,13 +67,7 @@ def torch_times(case, reps, threads):
 
 def best_ms(fn, reps):
     """The fastest of `reps` runs: a machine's limit is what it reaches at best."""
-    fn()
-    t = []
-    for _ in range(reps):
-        a = time.perf_counter()
-        fn()
-        t.append((time.perf_counter() - a) * 1e3)
-    return min(t)
+    return min(run_times(fn, reps, warm=1))
 
 
 def machine_limits(threads):
