@@ -274,9 +274,8 @@ void taps_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) 
   const std::int64_t nblocks = (cyg + cb - 1) / cb, items = g.groups * nblocks;
   const std::int64_t panels_max = (cb * K + MR - 1) / MR;
   // Per tap: where input row (a, b) adds, a * s0 * Y1 + b * s1 rows of
-  // `pitch` from `base` (within its channel), for a in [alo, ahi) and b in
-  // [blo, bhi) (the rows whose output lies in y).
-  // [lo2, hi2) are the positions along the last axis whose output lies in y.
+  // `pitch` from `base` (within its channel); it meets y for a in [alo, ahi),
+  // b in [blo, bhi) and positions along the last axis in [lo2, hi2).
   struct TapAdd {
     std::int64_t base, alo, ahi, blo, bhi, lo2, hi2;
     bool meets(const Segment& sg) const {
