@@ -3,6 +3,7 @@
 // on random geometries including odd sizes, k < s, k = s, padding larger
 // than the kernel and groups.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -39,6 +40,26 @@ double rel_err(const std::vector<T>& a, const std::vector<T>& b) {
   return err / scale;
 }
 
+// The spatial axes of g, the last nd of them (the others stay 1): inputs up
+// to lim.x long (lim.last along the last axis), kernels up to 4, and
+// strides, dilations and paddings up to their limits; y within `slack` of
+// the full output (cropped or extended: output padding).
+struct AxisLimits {
+  int x, last, s, d, pad, slack;
+};
+void random_axes(std::mt19937& rng, ConvGeom& g, int nd, const AxisLimits& lim) {
+  auto r = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int a = 3 - nd; a < 3; ++a) {
+    g.x[a] = r(1, a == 2 ? lim.last : lim.x);
+    g.k[a] = r(1, 4);
+    g.s[a] = r(1, lim.s);
+    g.d[a] = r(1, lim.d);
+    g.pad[a] = r(0, lim.pad);
+    const std::int64_t full = (g.x[a] - 1) * g.s[a] + g.d[a] * (g.k[a] - 1) + 1;
+    g.y[a] = std::max<std::int64_t>(1, full - g.pad[a] + r(-lim.slack, lim.slack));
+  }
+}
+
 // max_len: the longest input along the last axis (the blocked forward's rows).
 ConvGeom random_geom(std::mt19937& rng, int max_channels, int max_len = 7) {
   auto r = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
@@ -47,16 +68,7 @@ ConvGeom random_geom(std::mt19937& rng, int max_channels, int max_len = 7) {
   g.Cx = g.groups * r(1, max_channels);
   g.Cy = g.groups * r(1, max_channels);
   g.N = r(1, 3);
-  const int nd = r(1, 3);
-  for (int a = 3 - nd; a < 3; ++a) {
-    g.x[a] = r(1, a == 2 ? max_len : 7);
-    g.k[a] = r(1, 4);
-    g.s[a] = r(1, 4);
-    g.d[a] = r(1, 3);
-    g.pad[a] = r(0, 4);
-    const std::int64_t full = (g.x[a] - 1) * g.s[a] + g.d[a] * (g.k[a] - 1) + 1;
-    g.y[a] = std::max<std::int64_t>(1, full - g.pad[a] + r(-3, 3));
-  }
+  random_axes(rng, g, r(1, 3), {7, max_len, 4, 3, 4, 3});
   return g;
 }
 
@@ -242,6 +254,56 @@ TEST(Kernels, DepthwiseBackwardAllOrAny) {
       ASSERT_LE(rel_err(gx1, gx_ref), 1e-13) << isas[i] << " input grad alone, case " << t;
       ASSERT_LE(rel_err(gw1, gw_ref), 1e-13) << isas[i] << " weight grad alone, case " << t;
       ASSERT_LE(rel_err(gb1, gb_ref), 1e-13) << isas[i] << " bias grad alone, case " << t;
+    }
+  }
+}
+
+// The backward vectorised over channels (conv_channels_grad.cpp), called
+// directly in each instruction set the CPU has and through the dispatcher:
+// channel counts in whole vectors (one- and two-vector blocks), short rows,
+// every stride, dilation and padding, groups, and sizes whose copies do not
+// fit in one chunk (so that chunks of samples, planes and rows all occur).
+// Also bitwise the same with one thread and two.
+TEST(Kernels, ChannelsBackwardMatchesReference) {
+  using Fn = void (*)(const ConvGeom&, const double*, const double*, const double*, double*, double*);
+  using Fn32 = void (*)(const ConvGeom&, const float*, const float*, const float*, float*, float*);
+  const Fn fns[2] = {&k::avx2::conv_backward_channels<double>, &k::avx512::conv_backward_channels<double>};
+  const Fn32 fns32[2] = {&k::avx2::conv_backward_channels<float>, &k::avx512::conv_backward_channels<float>};
+  const char* isas[2] = {"avx2", "avx512"};
+  for (int i = 0; i < 3; ++i) {
+    if (i < 2 && !cpu_has(isas[i])) continue;
+    std::mt19937 rng(160 + i);
+    auto r = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+    for (int t = 0; t < 40; ++t) {
+      ConvGeom g;
+      g.groups = r(1, 2);
+      g.Cx = g.groups * 8 * r(2, 5);
+      g.Cy = g.groups * 8 * r(2, 6);
+      g.N = r(1, 3);
+      random_axes(rng, g, r(2, 3), {6, 6, 3, 2, 3, 2});
+      const std::size_t nx = static_cast<std::size_t>(g.N * g.Cx * g.x_spatial());
+      const std::size_t ny = static_cast<std::size_t>(g.N * g.Cy * g.y_spatial());
+      const std::size_t nw = static_cast<std::size_t>(g.Cx * g.cy_per_group() * g.taps());
+      auto x = rand_vec<double>(nx, rng), y = rand_vec<double>(ny, rng), w = rand_vec<double>(nw, rng);
+      std::vector<double> gx_ref(nx), gw_ref(nw), gx(nx, 7.0), gw(nw, 7.0);
+      k::conv_gather_reference<double>(g, y.data(), w.data(), nullptr, gx_ref.data());
+      k::conv_weight_grad_reference<double>(g, x.data(), y.data(), gw_ref.data());
+      const char* name = i < 2 ? isas[i] : "dispatch";
+      if (i < 2) fns[i](g, x.data(), w.data(), y.data(), gx.data(), gw.data());
+      else k::conv_transpose_backward<double>(g, x.data(), w.data(), y.data(), gx.data(), gw.data());
+      ASSERT_LE(rel_err(gx, gx_ref), 1e-13) << name << " input grad, case " << t;
+      ASSERT_LE(rel_err(gw, gw_ref), 1e-13) << name << " weight grad, case " << t;
+      if (i == 2) continue;
+      std::vector<float> xf(x.begin(), x.end()), yf(y.begin(), y.end()), wf(w.begin(), w.end());
+      std::vector<float> gxf(nx, 7.0f), gwf(nw, 7.0f), gx1(nx), gw1(nw);
+      fns32[i](g, xf.data(), wf.data(), yf.data(), gxf.data(), gwf.data());
+      ASSERT_LE(rel_err(std::vector<double>(gxf.begin(), gxf.end()), gx_ref), 2e-6) << name << " float input grad, case " << t;
+      ASSERT_LE(rel_err(std::vector<double>(gwf.begin(), gwf.end()), gw_ref), 2e-6) << name << " float weight grad, case " << t;
+      const int threads = omp_get_max_threads();
+      omp_set_num_threads(1);
+      fns32[i](g, xf.data(), wf.data(), yf.data(), gx1.data(), gw1.data());
+      omp_set_num_threads(threads);
+      ASSERT_TRUE(gx1 == gxf && gw1 == gwf) << name << " one thread differs, case " << t;
     }
   }
 }

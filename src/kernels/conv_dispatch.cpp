@@ -8,6 +8,7 @@
 //   - otherwise: stride phases and matrix products (conv_gemm.cpp), or for
 //     large weights the taps products in register tiles (conv_blocked.cpp);
 //   - sizes beyond the BLAS interface: the reference loops.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -94,6 +95,22 @@ bool use_blocked_backward(const ConvGeom& g) {
   return use_blocked_gather(g) && g.taps() >= 8 * g.s[0] * g.s[1] * g.s[2];
 }
 
+// Rows of x too short for the blocked gather (and many channels, in whole
+// vectors): both gradients vectorised over channels (conv_channels_grad.cpp),
+// which skip the multiply-adds that meet zeros at the edges.
+bool use_channels_backward(const ConvGeom& g) {
+  if (isa() == Isa::Base || use_direct(g) || use_blocked_gather(g)) return false;
+  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group();
+  if (cxg % 8 != 0 || cyg % 8 != 0 || cxg < 16 || cyg < 16 || g.macs() < 1.0e7) return false;
+  // Its copies for one row of x (the smallest chunk it cuts) within its
+  // budget, a tenth of what the backward produces.
+  const double row = static_cast<double>(std::min(g.y[0], (g.k[0] - 1) * g.d[0] + 1) *
+                                         std::min(g.y[1], (g.k[1] - 1) * g.d[1] + 1) * g.y[2] * cyg +
+                                         g.x[2] * (2 * cxg + 2 * g.taps()));
+  const double produced = static_cast<double>(g.N * g.Cx * g.x_spatial() + g.Cx * cyg * g.taps());
+  return row <= 0.09 * produced;
+}
+
 }  // namespace
 
 const char* kernel_isa() {
@@ -149,6 +166,10 @@ void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T*
   // overlapping taps take the blocked gather and weight gradient, and the
   // bias gradient is a pass of its own.
   if (gemm_supported(g) && use_depthwise(g)) { LUCID_DIRECT(conv_backward_depthwise, g, x, w, y, gx, gw, gb) }
+  if (gx && gw && gemm_supported(g) && use_channels_backward(g)) {
+    if (gb) channel_sum<T>(g.N, g.Cy, g.y_spatial(), y, gb);
+    LUCID_DIRECT(conv_backward_channels, g, x, w, y, gx, gw)
+  }
   if (gx && gw && gemm_supported(g) && !use_blocked_backward(g)) {
     if (halves_fit(g, sizeof(T))) conv_backward_halves(g, x, w, y, gx, gw);
     else if (rows_fit(g)) conv_backward_rows(g, x, w, y, gx, gw);
