@@ -71,13 +71,14 @@ struct ChunkPlan {
   std::int64_t entries = 1;             // positions per chunk
 
   // Elements of scratch one chunk needs: the packed y values (and a row of
-  // zeros), x and the gathered gradient channel-last, and the table of
-  // where each (position, tap) pair's y values start.
+  // zeros), the gathered gradient or x channel-last (one buffer: each pass
+  // uses one of them), and the table of where each (position, tap) pair's y
+  // values start.
   std::int64_t packed(const ConvGeom& g) const { return ns * pd * pr * g.y[2] * g.cy_per_group() + g.cy_per_group(); }
   std::int64_t table_ints(const ConvGeom& g) const { return 3 * entries * g.taps() + g.taps() + 1 + 7 * entries; }
   std::int64_t scratch(const ConvGeom& g, std::size_t elem) const {
     const std::int64_t e = static_cast<std::int64_t>(elem);
-    return packed(g) + 2 * entries * g.cx_per_group() + (table_ints(g) * 4 + e - 1) / e;
+    return packed(g) + entries * g.cx_per_group() + (table_ints(g) * 4 + e - 1) / e;
   }
   // As large as fits in `budget` elements: every row of a plane, then every
   // plane of a sample, then as many samples; fewer rows only where one
@@ -300,8 +301,10 @@ void backward_channels(const ConvGeom& g, const T* x, const T* w, const T* y, T*
         chunks.push_back({n0, std::min(pl.ns, g.N - n0), d0, std::min(pl.ds, g.x[0] - d0), h0, std::min(pl.hs, g.x[1] - h0)});
   T* packed = thread_scratch<T>(static_cast<std::size_t>(pl.scratch(g, sizeof(T))), 1);
   T* zero = packed + pl.packed(g) - cyg;
-  T* xt = packed + pl.packed(g);        // [position][ci], positions in natural order
-  T* gt = xt + pl.entries * cxg;        // the gathered gradient, the same layout
+  // The gathered gradient (gather pass), then x (weight-gradient pass),
+  // channel-last: [position][ci], positions in natural order.
+  T* gt = packed + pl.packed(g);
+  T* xt = gt;
   std::fill(zero, zero + cyg, T(0));
   ChunkTable tab(reinterpret_cast<std::int32_t*>(gt + pl.entries * cxg), g, pl);
   const std::int64_t cblocks = (cxg + BW - 1) / BW;
