@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "conv_blocked.h"
+#include "conv_channels_plan.h"
 #include "conv_phases.h"
 
 #include "isa_target.h"
@@ -45,71 +46,6 @@ namespace {
 
 // Positions per gather tile and input channels per weight-gradient tile.
 constexpr int kTileR = LUCID_ISA_LEVEL == 2 ? 8 : 4;
-
-// One chunk of x positions: samples [n0, n0 + ns), planes [d0, d0 + ds),
-// rows [h0, h0 + hs), every column; position e (natural order) is
-// ((nn * ds + id - d0) * hs + ih - h0) * Xw + iw.
-struct Chunk {
-  std::int64_t n0, ns, d0, ds, h0, hs;
-  std::int64_t entries(const ConvGeom& g) const { return ns * ds * hs * g.x[2]; }
-};
-
-// The y rows (a = 1) or planes (a = 0) that x positions [i0, i0 + n) reach
-// along axis a: [lo, lo + count).
-inline std::int64_t y_lo(const ConvGeom& g, int a, std::int64_t i0) {
-  return std::max<std::int64_t>(0, i0 * g.s[a] - g.pad[a]);
-}
-inline std::int64_t y_count(const ConvGeom& g, int a, std::int64_t i0, std::int64_t n) {
-  const std::int64_t hi = std::min(g.y[a], (i0 + n - 1) * g.s[a] - g.pad[a] + (g.k[a] - 1) * g.d[a] + 1);
-  return std::max<std::int64_t>(0, hi - y_lo(g, a, i0));
-}
-
-// How the backward cuts x into chunks, and what one chunk's copies take.
-struct ChunkPlan {
-  std::int64_t ns = 1, ds = 1, hs = 1;  // samples, planes and rows per chunk
-  std::int64_t pd = 1, pr = 1;          // y planes and rows packed per sample (at most)
-  std::int64_t entries = 1;             // positions per chunk
-
-  // Elements of scratch one chunk needs: the packed y values (and a row of
-  // zeros), the gathered gradient or x channel-last (one buffer: each pass
-  // uses one of them), and the table of where each (position, tap) pair's y
-  // values start.
-  std::int64_t packed(const ConvGeom& g) const { return ns * pd * pr * g.y[2] * g.cy_per_group() + g.cy_per_group(); }
-  std::int64_t table_ints(const ConvGeom& g) const { return 3 * entries * g.taps() + g.taps() + 1 + 7 * entries; }
-  std::int64_t scratch(const ConvGeom& g, std::size_t elem) const {
-    const std::int64_t e = static_cast<std::int64_t>(elem);
-    return packed(g) + entries * g.cx_per_group() + (table_ints(g) * 4 + e - 1) / e;
-  }
-  // As large as fits in `budget` elements: every row of a plane, then every
-  // plane of a sample, then as many samples; fewer rows only where one
-  // plane of one sample does not fit.
-  ChunkPlan(const ConvGeom& g, std::size_t elem, double budget) {
-    auto set = [&](std::int64_t n, std::int64_t d, std::int64_t h) {
-      ns = n;
-      ds = d;
-      hs = h;
-      pd = std::min(g.y[0], (d - 1) * g.s[0] + (g.k[0] - 1) * g.d[0] + 1);
-      pr = std::min(g.y[1], (h - 1) * g.s[1] + (g.k[1] - 1) * g.d[1] + 1);
-      entries = n * d * h * g.x[2];
-    };
-    auto fits = [&] { return static_cast<double>(scratch(g, elem)) <= budget; };
-    set(1, 1, g.x[1]);
-    while (hs > 1 && !fits()) set(1, 1, (hs + 1) / 2);
-    if (hs < g.x[1]) return;
-    auto grow = [&](auto next) {
-      for (;;) {
-        const ChunkPlan keep = *this;
-        if (!next()) return false;
-        if (!fits()) {
-          *this = keep;
-          return false;
-        }
-      }
-    };
-    grow([&] { return ds < g.x[0] ? (set(1, ds + 1, hs), true) : false; });
-    if (ds == g.x[0]) grow([&] { return ns < g.N ? (set(ns + 1, ds, hs), true) : false; });
-  }
-};
 
 // One chunk laid out: the order its positions run in, the offsets of their
 // y values per tap (-1: outside y), and per tap the positions that reach y.
@@ -216,8 +152,9 @@ void chunk_slabs(const ConvGeom& g, const Chunk& c, std::int64_t grp, bool to_pa
   }
 }
 
-// gx for R positions (y values at yo[r], or the zero row) x NV vectors of
-// input channels, over every tap and output channel; stored channel-last.
+// gx for R positions (tap t's y values at packed + ofs[r][t], or the zero
+// row where ofs[r][t] < 0 or r >= nr) x NV vectors of input channels, over
+// every tap and output channel; stored channel-last at out[r].
 template <class T, int NV>
 void gather_tile(const std::int32_t* const* ofs, const T* packed, const T* zero, const T* wb, std::int64_t K,
                  std::int64_t cyg, std::int64_t nr, T* const* out) {
@@ -288,12 +225,10 @@ void backward_channels(const ConvGeom& g, const T* x, const T* w, const T* y, T*
   using VT = Vec<T>;
   constexpr std::int64_t W = VT::W, R = kTileR, BW = 2 * W;
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
-  const std::int64_t X = g.x_spatial();
   if (g.N == 0) return;
   // Scratch per chunk: at most 9% of what the backward produces (with the
   // per-thread row of the last step, under a tenth).
-  const double produced = static_cast<double>(g.N * g.Cx * X + g.Cx * cyg * K);
-  const ChunkPlan pl(g, sizeof(T), 0.09 * produced);
+  const ChunkPlan pl(g, sizeof(T), channels_budget(g));
   std::vector<Chunk> chunks;
   for (std::int64_t n0 = 0; n0 < g.N; n0 += pl.ns)
     for (std::int64_t d0 = 0; d0 < g.x[0]; d0 += pl.ds)

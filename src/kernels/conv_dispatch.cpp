@@ -14,6 +14,7 @@
 
 #include "conv.h"
 #include "conv_blocked.h"
+#include "conv_channels_plan.h"
 #include "conv_depthwise.h"
 #include "conv_direct.h"
 #include "conv_gemm.h"
@@ -98,17 +99,18 @@ bool use_blocked_backward(const ConvGeom& g) {
 // Rows of x too short for the blocked gather (and many channels, in whole
 // vectors): both gradients vectorised over channels (conv_channels_grad.cpp),
 // which skip the multiply-adds that meet zeros at the edges.
-bool use_channels_backward(const ConvGeom& g) {
-  if (isa() == Isa::Base || use_direct(g) || use_blocked_gather(g)) return false;
+bool use_channels_backward(const ConvGeom& g, std::size_t elem) {
+  if (isa() == Isa::Base || use_direct(g) || g.x[2] >= 12) return false;
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group();
   if (cxg % 8 != 0 || cyg % 8 != 0 || cxg < 16 || cyg < 16 || g.macs() < 1.0e7) return false;
-  // Its copies for one row of x (the smallest chunk it cuts) within its
-  // budget, a tenth of what the backward produces.
-  const double row = static_cast<double>(std::min(g.y[0], (g.k[0] - 1) * g.d[0] + 1) *
-                                         std::min(g.y[1], (g.k[1] - 1) * g.d[1] + 1) * g.y[2] * cyg +
-                                         g.x[2] * (2 * cxg + 2 * g.taps()));
-  const double produced = static_cast<double>(g.N * g.Cx * g.x_spatial() + g.Cx * cyg * g.taps());
-  return row <= 0.09 * produced;
+  // Chunks within its budget (the plan exceeds it only where one row of x
+  // does not fit) and large enough that the weights and their gradient,
+  // read or added once per chunk, serve at least 32 positions each (a
+  // 6^3 input cut into 18-position chunks took 15% longer than the
+  // shared-column products); its tables hold 32-bit offsets.
+  const ChunkPlan pl(g, elem, channels_budget(g));
+  return static_cast<double>(pl.scratch(g, elem)) <= channels_budget(g) && pl.entries >= 32 &&
+         channels_budget(g) < 2.0e9;
 }
 
 }  // namespace
@@ -166,7 +168,7 @@ void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T*
   // overlapping taps take the blocked gather and weight gradient, and the
   // bias gradient is a pass of its own.
   if (gemm_supported(g) && use_depthwise(g)) { LUCID_DIRECT(conv_backward_depthwise, g, x, w, y, gx, gw, gb) }
-  if (gx && gw && gemm_supported(g) && use_channels_backward(g)) {
+  if (gx && gw && gemm_supported(g) && use_channels_backward(g, sizeof(T))) {
     if (gb) channel_sum<T>(g.N, g.Cy, g.y_spatial(), y, gb);
     LUCID_DIRECT(conv_backward_channels, g, x, w, y, gx, gw)
   }
