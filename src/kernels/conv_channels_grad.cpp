@@ -5,8 +5,8 @@
 //   gx[n, ci, i] = sum over taps t, co of w[ci, co, t] * y[n, co, o(i, t)]
 //   gw[ci, co, t] = sum over n, i of x[n, ci, i] * y[n, co, o(i, t)]
 //
-// Work runs in chunks of x positions: a range of samples, one x plane, a
-// range of its rows. For each chunk, the y values its taps reach are copied
+// Work runs in chunks of x positions: a range of samples, of planes and of
+// rows (conv_channels_plan.h). For each chunk, the y values its taps reach are copied
 // channel-last (a vector holds consecutive output channels) and every
 // (position, tap) pair is looked up once: where its y values start, or
 // nowhere when o(i, t) falls outside y. No multiply-add ever meets a zero
@@ -292,13 +292,13 @@ void backward_channels(const ConvGeom& g, const T* x, const T* w, const T* y, T*
         tab.build(g, pl, c);
         pack_y_chunk(g, pl, c, grp, y, packed);
         chunk_slabs<T>(g, c, grp, true, x, xt);
+        const bool first = &c == &chunks.front();
 #pragma omp for schedule(dynamic, 2)
         for (std::int64_t it = 0; it < K * rgroups; ++it) {
           // tap t, input channels [q0, q1): their x values stay in L1 while
           // each vector of output channels meets every tile of them
           const std::int64_t t = it / rgroups, q0 = it % rgroups * RG * R, q1 = std::min(cxg, q0 + RG * R);
           const std::int64_t p0 = tab.start[t], np = (tab.start[t + 1] - p0) / 2;
-          const bool first = &c == &chunks.front();
           for (std::int64_t c0 = 0; c0 < cyg; c0 += BW)
             for (std::int64_t ci0 = q0; ci0 < q1; ci0 += R) {
               T* dst = gwg + (ci0 * K + t) * cyg + c0;

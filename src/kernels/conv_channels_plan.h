@@ -61,13 +61,13 @@ struct ChunkPlan {
     set(1, 1, g.x[1]);
     while (hs > 1 && !fits()) set(1, 1, (hs + 1) / 2);
     if (hs < g.x[1]) return;
-    auto grow = [&](auto next) {
+    auto grow = [&](auto next) {  // next() takes one step, or returns false at the end
       for (;;) {
         const ChunkPlan keep = *this;
-        if (!next()) return false;
+        if (!next()) return;
         if (!fits()) {
           *this = keep;
-          return false;
+          return;
         }
       }
     };

@@ -108,9 +108,9 @@ bool use_channels_backward(const ConvGeom& g, std::size_t elem) {
   // read or added once per chunk, serve at least 32 positions each (a
   // 6^3 input cut into 18-position chunks took 15% longer than the
   // shared-column products); its tables hold 32-bit offsets.
-  const ChunkPlan pl(g, elem, channels_budget(g));
-  return static_cast<double>(pl.scratch(g, elem)) <= channels_budget(g) && pl.entries >= 32 &&
-         channels_budget(g) < 2.0e9;
+  const double budget = channels_budget(g);
+  const ChunkPlan pl(g, elem, budget);
+  return static_cast<double>(pl.scratch(g, elem)) <= budget && pl.entries >= 32 && budget < 2.0e9;
 }
 
 }  // namespace
