@@ -40,6 +40,15 @@ double rel_err(const std::vector<T>& a, const std::vector<T>& b) {
   return err / scale;
 }
 
+// The element counts of x, y and w.
+struct Sizes {
+  std::size_t nx, ny, nw;
+};
+Sizes sizes(const ConvGeom& g) {
+  return {static_cast<std::size_t>(g.N * g.Cx * g.x_spatial()), static_cast<std::size_t>(g.N * g.Cy * g.y_spatial()),
+          static_cast<std::size_t>(g.Cx * g.cy_per_group() * g.taps())};
+}
+
 // The spatial axes of g, the last nd of them (the others stay 1): inputs up
 // to lim.x long (lim.last along the last axis), kernels up to 4, and
 // strides, dilations and paddings up to their limits; y within `slack` of
@@ -92,9 +101,7 @@ void check(const Impl& impl, std::uint32_t seed, int cases, int max_channels, in
   const double tol = sizeof(T) == 4 ? 2e-6 : 1e-13;
   for (int t = 0; t < cases; ++t) {
     const ConvGeom g = random_geom(rng, max_channels, max_len);
-    const std::size_t nx = static_cast<std::size_t>(g.N * g.Cx * g.x_spatial());
-    const std::size_t ny = static_cast<std::size_t>(g.N * g.Cy * g.y_spatial());
-    const std::size_t nw = static_cast<std::size_t>(g.Cx * g.cy_per_group() * g.taps());
+    const auto [nx, ny, nw] = sizes(g);
     auto x = rand_vec<T>(nx, rng), y = rand_vec<T>(ny, rng), w = rand_vec<T>(nw, rng);
     auto by = rand_vec<T>(static_cast<std::size_t>(g.Cy), rng), bx = rand_vec<T>(static_cast<std::size_t>(g.Cx), rng);
     const bool with_bias = t % 2 == 0;
@@ -234,9 +241,7 @@ TEST(Kernels, DepthwiseBackwardAllOrAny) {
     std::mt19937 rng(120 + i);
     for (int t = 0; t < 60; ++t) {
       const ConvGeom g = random_geom(rng, i == 3 ? 5 : 2, 30);
-      const std::size_t nx = static_cast<std::size_t>(g.N * g.Cx * g.x_spatial());
-      const std::size_t ny = static_cast<std::size_t>(g.N * g.Cy * g.y_spatial());
-      const std::size_t nw = static_cast<std::size_t>(g.Cx * g.cy_per_group() * g.taps());
+      const auto [nx, ny, nw] = sizes(g);
       const std::size_t nb = static_cast<std::size_t>(g.Cy);
       auto x = rand_vec<double>(nx, rng), y = rand_vec<double>(ny, rng), w = rand_vec<double>(nw, rng);
       std::vector<double> gx_ref(nx), gw_ref(nw);
@@ -255,6 +260,60 @@ TEST(Kernels, DepthwiseBackwardAllOrAny) {
       ASSERT_LE(rel_err(gw1, gw_ref), 1e-13) << isas[i] << " weight grad alone, case " << t;
       ASSERT_LE(rel_err(gb1, gb_ref), 1e-13) << isas[i] << " bias grad alone, case " << t;
     }
+  }
+}
+
+// The forward vectorised over channels (conv_channels_forward.cpp), called
+// directly in each instruction set the CPU has and through the dispatcher,
+// with a bias: output channel counts in whole vectors (one- and two-vector
+// blocks), short rows, every stride, dilation and padding (larger than the
+// kernel too), k < s, cropped and extended outputs, groups, and outputs
+// small enough that a phase's packed weights do not fit the budget (the
+// taps then run in groups, the later ones adding to the first's sums).
+// Also bitwise the same with one thread and two.
+TEST(Kernels, ChannelsForwardMatchesReference) {
+  using Fn = void (*)(const ConvGeom&, const double*, const double*, const double*, double*);
+  using Fn32 = void (*)(const ConvGeom&, const float*, const float*, const float*, float*);
+  const Fn fns[3] = {&k::avx2::conv_scatter_channels<double>, &k::avx512::conv_scatter_channels<double>,
+                     &k::conv_scatter<double>};
+  const Fn32 fns32[3] = {&k::avx2::conv_scatter_channels<float>, &k::avx512::conv_scatter_channels<float>,
+                         &k::conv_scatter<float>};
+  const char* names[3] = {"avx2", "avx512", "dispatch"};
+  for (int i = 0; i < 3; ++i) {
+    if (i < 2 && !cpu_has(names[i])) continue;
+    std::mt19937 rng(170 + i);
+    auto r = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+    int split = 0;
+    for (int t = 0; t < 60; ++t) {
+      ConvGeom g;
+      g.groups = r(1, 2);
+      g.Cx = g.groups * r(1, 40);
+      g.Cy = g.groups * 8 * r(1, 5);
+      g.N = r(1, 3);
+      random_axes(rng, g, r(1, 3), {5, 5, 3, 2, 4, 2});
+      const auto [nx, ny, nw] = sizes(g);
+      auto x = rand_vec<double>(nx, rng), w = rand_vec<double>(nw, rng);
+      auto b = rand_vec<double>(static_cast<std::size_t>(g.Cy), rng);
+      std::vector<double> y_ref(ny), y(ny, 7.0);
+      k::conv_scatter_reference<double>(g, x.data(), w.data(), b.data(), y_ref.data());
+      fns[i](g, x.data(), w.data(), b.data(), y.data());
+      ASSERT_LE(rel_err(y, y_ref), 1e-13) << names[i] << " case " << t;
+      std::vector<float> xf(x.begin(), x.end()), wf(w.begin(), w.end()), bf(b.begin(), b.end());
+      std::vector<float> yf(ny, 7.0f), y1(ny, 5.0f);
+      fns32[i](g, xf.data(), wf.data(), bf.data(), yf.data());
+      ASSERT_LE(rel_err(std::vector<double>(yf.begin(), yf.end()), y_ref), 2e-6) << names[i] << " float, case " << t;
+      const int threads = omp_get_max_threads();
+      omp_set_num_threads(1);
+      fns32[i](g, xf.data(), wf.data(), bf.data(), y1.data());
+      omp_set_num_threads(threads);
+      ASSERT_TRUE(y1 == yf) << names[i] << " one thread differs, case " << t;
+      // float's packed weights per tap: Cx/groups x 16; a phase has up to
+      // k/s taps per axis (rounded up)
+      std::int64_t phase_taps = 1;
+      for (int a = 0; a < 3; ++a) phase_taps *= (g.k[a] + g.s[a] - 1) / g.s[a];
+      split += 0.09 * static_cast<double>(ny) < static_cast<double>(phase_taps * g.cx_per_group() * 16);
+    }
+    if (i < 2) EXPECT_GE(split, 10) << names[i] << ": too few cases with the taps in groups";
   }
 }
 
@@ -281,9 +340,7 @@ TEST(Kernels, ChannelsBackwardMatchesReference) {
       g.Cy = g.groups * 8 * r(2, 6);
       g.N = r(1, 3);
       random_axes(rng, g, r(2, 3), {6, 6, 3, 2, 3, 2});
-      const std::size_t nx = static_cast<std::size_t>(g.N * g.Cx * g.x_spatial());
-      const std::size_t ny = static_cast<std::size_t>(g.N * g.Cy * g.y_spatial());
-      const std::size_t nw = static_cast<std::size_t>(g.Cx * g.cy_per_group() * g.taps());
+      const auto [nx, ny, nw] = sizes(g);
       auto x = rand_vec<double>(nx, rng), y = rand_vec<double>(ny, rng), w = rand_vec<double>(nw, rng);
       std::vector<double> gx_ref(nx), gw_ref(nw), gx(nx, 7.0), gw(nw, 7.0);
       k::conv_gather_reference<double>(g, y.data(), w.data(), nullptr, gx_ref.data());

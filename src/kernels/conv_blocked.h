@@ -1,8 +1,9 @@
 // The register-blocked direct kernels, one copy per instruction set: the
 // transposed convolution's forward, by output rows and by (channel, tap)
 // rows (conv_blocked.cpp), the gather, its input gradient, and the weight
-// gradient (conv_blocked_grad.cpp), and both gradients vectorised over
-// channels for short rows (conv_channels_grad.cpp).
+// gradient (conv_blocked_grad.cpp), and, for short rows, the forward and
+// both gradients vectorised over channels (conv_channels_forward.cpp,
+// conv_channels_grad.cpp).
 #pragma once
 
 #include "conv_geometry.h"
@@ -19,6 +20,8 @@ namespace lucid::kernels {
   void conv_gather_blocked(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x);  \
   template <class T>                                                                        \
   void conv_weight_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w);            \
+  template <class T>                                                                        \
+  void conv_scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y); \
   template <class T>                                                                        \
   void conv_backward_channels(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw); \
   }

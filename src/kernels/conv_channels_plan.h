@@ -1,13 +1,17 @@
 // How the channels backward (conv_channels_grad.cpp) cuts x into chunks,
-// and what one chunk's copies take; shared with the dispatcher, which sends
-// a shape there only where the chunks come out large enough.
+// and what one chunk's copies take, and the scratch budgets of both channels
+// kernels; shared with the dispatcher, which sends a shape there only where
+// the chunks come out large enough and the scratch fits; and how the
+// channels forward groups its outputs.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "conv_geometry.h"
+#include "conv_phases.h"
 
 namespace lucid::kernels {
 
@@ -81,5 +85,94 @@ struct ChunkPlan {
 inline double channels_budget(const ConvGeom& g) {
   return 0.09 * static_cast<double>(g.N * g.Cx * g.x_spatial() + g.Cx * g.cy_per_group() * g.taps());
 }
+
+// The budget of one thread's packed weights in the channels forward
+// (conv_channels_forward.cpp): 4.5% of its output (9% on two threads), in
+// elements. Fixed, not divided by the thread count, which would change
+// how the taps are grouped and so the rounding.
+inline double channels_forward_budget(const ConvGeom& g) {
+  return 0.045 * static_cast<double>(g.N * g.Cy * g.y_spatial());
+}
+
+// The channels forward's outputs, by stride phase (a residue of o + pad per
+// axis, conv_phases.h) and, within a phase, by class: along each axis, the
+// outputs the same taps of the phase reach x from (all of them in the
+// middle, fewer near the edges). A 3-D class is one class per axis: its
+// outputs are the product of theirs, and so are its taps.
+struct AxisClass {
+  std::int64_t tlo = 0, thi = 0;       // taps [tlo, thi) of the phase's list (none: tlo == thi)
+  std::vector<std::int64_t> o, ibase;  // the outputs, and the input tap tlo reads for each
+};
+struct AxisPlan {
+  AxisPhase ph;
+  std::vector<AxisClass> classes;
+};
+struct ForwardClass {
+  const AxisClass* c[3];
+  std::int64_t size() const { return static_cast<std::int64_t>(c[0]->o.size() * c[1]->o.size() * c[2]->o.size()); }
+  std::int64_t ntaps() const { return (c[0]->thi - c[0]->tlo) * (c[1]->thi - c[1]->tlo) * (c[2]->thi - c[2]->tlo); }
+};
+struct ForwardPhase {
+  const AxisPlan* p[3];
+  std::vector<ForwardClass> classes;
+  std::int64_t ntaps() const {
+    return static_cast<std::int64_t>(p[0]->ph.k.size() * p[1]->ph.k.size() * p[2]->ph.k.size());
+  }
+};
+
+struct ForwardClasses {
+  std::vector<AxisPlan> axes[3];
+  std::vector<ForwardPhase> phases;  // those with outputs
+
+  explicit ForwardClasses(const ConvGeom& g) {
+    for (int a = 0; a < 3; ++a)
+      for (AxisPhase& ph : axis_phases(g, a)) axes[a].push_back(axis_plan(g, a, std::move(ph)));
+    for (const AxisPlan& pd : axes[0])
+      for (const AxisPlan& ph : axes[1])
+        for (const AxisPlan& pw : axes[2]) {
+          ForwardPhase P{{&pd, &ph, &pw}, {}};
+          for (const AxisClass& cd : pd.classes)
+            for (const AxisClass& ch : ph.classes)
+              for (const AxisClass& cw : pw.classes) P.classes.push_back({{&cd, &ch, &cw}});
+          if (!P.classes.empty()) phases.push_back(std::move(P));
+        }
+  }
+  ForwardClasses(const ForwardClasses&) = delete;  // (phases point into axes)
+
+  // The share of the slots of tiles of R outputs of one class (over every
+  // sample) that hold an output, weighted by the class's taps.
+  double fill(const ConvGeom& g, std::int64_t R) const {
+    double used = 0, slots = 0;
+    for (const ForwardPhase& P : phases)
+      for (const ForwardClass& c : P.classes) {
+        const double n = static_cast<double>(g.N * c.size()), t = static_cast<double>(std::max<std::int64_t>(1, c.ntaps()));
+        used += n * t;
+        slots += static_cast<double>((g.N * c.size() + R - 1) / R * R) * t;
+      }
+    return slots > 0 ? used / slots : 0;
+  }
+
+ private:
+  static AxisPlan axis_plan(const ConvGeom& g, int a, AxisPhase ph) {
+    AxisPlan p{std::move(ph), {}};
+    const AxisPhase& f = p.ph;
+    const std::int64_t nt = static_cast<std::int64_t>(f.k.size());
+    for (std::int64_t q = f.q0; q < f.q0 + f.Q; ++q) {
+      std::int64_t lo = nt, hi = 0;
+      for (std::int64_t t = 0; t < nt; ++t)
+        if (q - f.off[t] >= 0 && q - f.off[t] < g.x[a]) {
+          lo = std::min(lo, t);
+          hi = std::max(hi, t + 1);
+        }
+      if (lo >= hi) lo = hi = 0;
+      auto it = std::find_if(p.classes.begin(), p.classes.end(),
+                             [&](const AxisClass& c) { return c.tlo == lo && c.thi == hi; });
+      if (it == p.classes.end()) it = p.classes.insert(p.classes.end(), AxisClass{lo, hi, {}, {}});
+      it->o.push_back(f.o(q, g.s[a], g.pad[a]));
+      it->ibase.push_back(lo < hi ? q - f.off[lo] : 0);
+    }
+    return p;
+  }
+};
 
 }  // namespace lucid::kernels

@@ -5,6 +5,8 @@
 //   - few channels per group or a tiny problem: direct loops;
 //   - rows long enough to fill register tiles (AVX2 and up): the blocked
 //     kernels (conv_blocked.cpp, conv_blocked_grad.cpp);
+//   - shorter rows, channels in whole vectors (AVX2 and up): the channels
+//     kernels (conv_channels_forward.cpp, conv_channels_grad.cpp);
 //   - otherwise: stride phases and matrix products (conv_gemm.cpp), or for
 //     large weights the taps products in register tiles (conv_blocked.cpp);
 //   - sizes beyond the BLAS interface: the reference loops.
@@ -113,6 +115,22 @@ bool use_channels_backward(const ConvGeom& g, std::size_t elem) {
   return static_cast<double>(pl.scratch(g, elem)) <= budget && pl.entries >= 32 && budget < 2.0e9;
 }
 
+// Output rows too short for the blocked forward, and output channels in
+// whole vectors: the forward vectorised over channels
+// (conv_channels_forward.cpp), which meets no inserted zero and no edge.
+// Its packed weights (one tap's, at least) must fit its budget, and its
+// tiles of outputs of one class must come out mostly full (a 2^3 input in
+// one sample gives classes of one output: a sixth of each tile used, three
+// times slower than the taps products).
+bool use_channels_forward(const ConvGeom& g, std::size_t elem) {
+  if (isa() == Isa::Base || use_direct(g)) return false;
+  const std::int64_t cyg = g.cy_per_group();
+  if (cyg % 8 != 0) return false;
+  const double per_tap = static_cast<double>(g.cx_per_group()) * static_cast<double>(64 / elem);
+  if (per_tap > channels_forward_budget(g)) return false;
+  return ForwardClasses(g).fill(g, isa() == Isa::Avx512 ? 8 : 6) >= 0.75;
+}
+
 }  // namespace
 
 const char* kernel_isa() {
@@ -136,6 +154,7 @@ void conv_scatter(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y
   if (use_depthwise(g)) { LUCID_DIRECT(conv_scatter_depthwise, g, x, w, bias, y) }
   if (use_blocked(g)) { LUCID_DIRECT(conv_scatter_blocked, g, x, w, bias, y) }
   if (use_direct(g)) { LUCID_DIRECT(conv_scatter_direct, g, x, w, bias, y) }
+  if (use_channels_forward(g, sizeof(T))) { LUCID_DIRECT(conv_scatter_channels, g, x, w, bias, y) }
   if (use_phases(g)) return conv_scatter_gemm(g, x, w, bias, y);
   if (use_taps_blocked(g, sizeof(T))) { LUCID_DIRECT(conv_scatter_taps_blocked, g, x, w, bias, y) }
   return conv_scatter_taps(g, x, w, bias, y);
