@@ -126,6 +126,7 @@ bool use_channels_forward(const ConvGeom& g, std::size_t elem) {
   if (isa() == Isa::Base || use_direct(g)) return false;
   const std::int64_t cyg = g.cy_per_group();
   if (cyg % 8 != 0) return false;
+  // one tap's packed weights: every input channel x a block of two vectors (16 floats, 8 doubles)
   const double per_tap = static_cast<double>(g.cx_per_group()) * static_cast<double>(64 / elem);
   if (per_tap > channels_forward_budget(g)) return false;
   return ForwardClasses(g).fill(g, isa() == Isa::Avx512 ? 8 : 6) >= 0.75;
