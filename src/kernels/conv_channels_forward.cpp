@@ -103,7 +103,8 @@ void scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, 
     std::vector<std::int64_t> taps;
   };
   struct TapGroup {
-    std::int64_t j0, j1;  // the phase's taps [j0, j1)
+    std::int64_t j0, j1;          // the phase's taps [j0, j1)
+    std::vector<std::int64_t> t;  // their kernel taps (w's last index)
     std::vector<ClassTaps> cls;
   };
   std::vector<std::vector<TapGroup>> groups_of(fc.phases.size());
@@ -112,7 +113,11 @@ void scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, 
     const std::int64_t nt = P.ntaps(), ngroups = std::max<std::int64_t>(1, (nt + fit - 1) / fit);
     const std::int64_t n1 = P.p[1]->ph.k.size(), n2 = P.p[2]->ph.k.size();
     for (std::int64_t tg = 0; tg < ngroups; ++tg) {
-      TapGroup tgp{tg * nt / ngroups, (tg + 1) * nt / ngroups, {}};
+      TapGroup tgp{tg * nt / ngroups, (tg + 1) * nt / ngroups, {}, {}};
+      for (std::int64_t j = tgp.j0; j < tgp.j1; ++j) {
+        const std::int64_t td = j / (n1 * n2), th = j / n2 % n1, tw = j % n2;
+        tgp.t.push_back((P.p[0]->ph.k[td] * g.k[1] + P.p[1]->ph.k[th]) * g.k[2] + P.p[2]->ph.k[tw]);
+      }
       for (const ForwardClass& c : P.classes) {
         ClassTaps ct{&c, {}};
         const AxisClass &cd = *c.c[0], &ch = *c.c[1], &cw = *c.c[2];
@@ -150,8 +155,6 @@ void scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, 
       const std::int64_t pi = item / ranges % nphases, rg = item % ranges;
       const std::int64_t n0 = rg * g.N / ranges, nend = (rg + 1) * g.N / ranges;
       const std::int64_t co0 = b * BW, bw = std::min(BW, cyg - co0), NVb = bw / W, ld = NVb * W;
-      const ForwardPhase& P = fc.phases[static_cast<std::size_t>(pi)];
-      const std::int64_t n1 = P.p[1]->ph.k.size(), n2 = P.p[2]->ph.k.size();
       const T* xg = x + grp * cxg * X;
       T* yg = y + (grp * cyg + co0) * Y;
       const T* bg = bias ? bias + grp * cyg + co0 : nullptr;
@@ -160,11 +163,9 @@ void scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, 
         // The weights: wp[j - j0][ci][c] = w[ci][co0 + c][tap j] (c < bw, rows of BW).
         for (std::int64_t ci = 0; ci < cxg; ++ci) {
           const T* src = w + ((grp * cxg + ci) * cyg + co0) * K;
-          for (std::int64_t j = tg.j0; j < tg.j1; ++j) {
-            const std::int64_t td = j / (n1 * n2), th = j / n2 % n1, tw = j % n2;
-            const std::int64_t t = (P.p[0]->ph.k[td] * g.k[1] + P.p[1]->ph.k[th]) * g.k[2] + P.p[2]->ph.k[tw];
-            T* dst = wp + ((j - tg.j0) * cxg + ci) * BW;
-            for (std::int64_t c = 0; c < bw; ++c) dst[c] = src[c * K + t];
+          for (std::size_t j = 0; j < tg.t.size(); ++j) {
+            T* dst = wp + (static_cast<std::int64_t>(j) * cxg + ci) * BW;
+            for (std::int64_t c = 0; c < bw; ++c) dst[c] = src[c * K + tg.t[j]];
           }
         }
         for (const ClassTaps& ct : tg.cls) {
