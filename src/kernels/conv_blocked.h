@@ -18,6 +18,9 @@ namespace lucid::kernels {
   void conv_scatter_taps_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y); \
   template <class T>                                                                        \
   void conv_gather_blocked(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x);  \
+  /* the same, free to use `spare` (w's size, not w) as scratch */                           \
+  template <class T>                                                                        \
+  void conv_gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x, T* spare); \
   template <class T>                                                                        \
   void conv_weight_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w);            \
   template <class T>                                                                        \

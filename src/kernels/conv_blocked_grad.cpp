@@ -8,6 +8,7 @@
 // product call. Compiled once per instruction set like conv_blocked.cpp.
 #include <algorithm>
 #include <cstdint>
+#include <mutex>
 #include <numeric>
 #include <vector>
 
@@ -26,7 +27,7 @@ namespace lucid::kernels::LUCID_ISA {
 namespace {
 
 template <class T, int MR, int NV>
-void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
+void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x, T* spare) {
   using VT = Vec<T>;
   using V = typename VT::V;
   constexpr int NR = NV * VT::W;
@@ -40,14 +41,19 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
   if (g.N == 0) return;
   const double out_bytes = static_cast<double>(g.N * g.Cx * X) * sizeof(T);
   const std::int64_t nrows = g.N * g.x[0] * g.x[1];
-  // The weights, packed once for all threads: [group][block][tap][co][MR]
-  // (zero-padded channels).
-  const std::int64_t wblock = K * cyg * MR;
-  T* wp = thread_scratch<T>(static_cast<std::size_t>(g.groups * blocks * wblock), 1);
+  // The weights, packed once for all threads: per group and block
+  // [tap][co][MR] (zero-padded channels). Given spare memory of w's size,
+  // the blocks without padded channels go there (they fill at most w's
+  // size), the others to scratch.
+  const std::int64_t wblock = K * cyg * MR, full = spare ? cxg / MR : 0;
+  T* wp = thread_scratch<T>(static_cast<std::size_t>(g.groups * (blocks - full) * wblock), 1);
+  auto packed = [&](std::int64_t grp, std::int64_t b) {
+    return b < full ? spare + (grp * full + b) * wblock : wp + (grp * (blocks - full) + b - full) * wblock;
+  };
   for (std::int64_t grp = 0; grp < g.groups; ++grp)
     for (std::int64_t b = 0; b < blocks; ++b) {
       const std::int64_t ci0 = b * MR, mr = std::min<std::int64_t>(MR, cxg - ci0);
-      T* dst = wp + (grp * blocks + b) * wblock;
+      T* dst = packed(grp, b);
       for (std::int64_t kf = 0; kf < K; ++kf)
         for (std::int64_t co = 0; co < cyg; ++co)
           for (int m = 0; m < MR; ++m)
@@ -77,7 +83,7 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
           const T bm = (bias && m < mr) ? bias[grp * cxg + ci0 + m] : T(0);
           bv[m] = VT::bcast(&bm);
         }
-        const T* wb = wp + (grp * blocks + b) * wblock;
+        const T* wb = packed(grp, b);
         std::int64_t nl = 0;  // the live taps: where their y row and weights are
         for (std::int64_t kf = 0; kf < K; ++kf) {
           const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(kf / g.k[2])];
@@ -104,11 +110,13 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
 // power of two apart would share cache sets in place) and of the y rows
 // their taps meet, copied channel-last (a vector holds consecutive output
 // channels) and split by phase along the last axis; only then does it add
-// into its share of the gradient. The rows are cut into two fixed halves,
-// each summed into its own copy of the gradient (laid out [tap][ci][co]);
-// the two are added in a fixed order at the end, so the result does not
-// depend on the thread count. Each half is further split by tap pairs
-// (k0, k1), so that the share of the gradient an item adds to stays in cache.
+// into its share of the gradient. Items are (half of the rows, set of tap
+// pairs (k0, k1)): each sums its set's share of the gradient (laid out
+// [tap][ci][co], small enough to stay in cache) in a buffer of its thread's,
+// then, under the set's lock, stores it into w or, if the other half got
+// there first, adds it to what is there. Two partial sums added in either
+// order give the same bits, so the result does not depend on the thread
+// count; and no copy of the whole gradient is kept.
 template <class T, int MR, int NV>
 void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
   using VT = Vec<T>;
@@ -120,33 +128,37 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
   const YRows yr(g);
   const std::int64_t Lp = Xw + yr.cmax, slot = s2 * Lp * cyp;  // one packed y row: [phase][j][co]
   const std::int64_t npair = g.k[0] * g.k[1];
-  const std::int64_t part = g.groups * K * cxg * cyp;  // one half's gradient, [group][tap][ci][co]
   const std::int64_t nrows = g.N * g.x[0] * g.x[1];
   // Items: (half, group, set of tap pairs (k0, k1)); a set's share of the
-  // gradient is kept near 128 KB, so it stays in cache while the rows pass.
+  // gradient, summed in a buffer of the thread's, is kept within 128 KB (so
+  // it stays in cache while the rows pass) and 3% of what the backward
+  // produces (x and w). Sets hold whole k0 planes where they can (a y row
+  // serves the taps k1 of neighbouring x rows: kept together, it is packed
+  // once for them) and are made even.
+  const double produced = static_cast<double>(g.N * g.Cx * X + g.Cx * cyg * K) * sizeof(T);
   const std::int64_t pair_bytes = g.k[2] * cxg * cyp * static_cast<std::int64_t>(sizeof(T));
-  const std::int64_t per_set = std::clamp<std::int64_t>((128 << 10) / pair_bytes, 1, npair);
+  const std::int64_t share_bytes = std::min<std::int64_t>(128 << 10, static_cast<std::int64_t>(0.03 * produced));
+  const std::int64_t most = std::clamp<std::int64_t>(share_bytes / pair_bytes, 1, npair);
+  const std::int64_t unit = most >= g.k[1] ? g.k[1] : 1, units = npair / unit, most_units = most / unit;
+  const std::int64_t per_set = (units + (units + most_units - 1) / most_units - 1) / ((units + most_units - 1) / most_units) * unit;
   const std::int64_t sets = (npair + per_set - 1) / per_set;
   // Rows of x summed per tile: about 64 positions, as far as the packed y
-  // rows of a group stay within 2% per thread of what the backward produces
-  // (x and w), the extra memory a call may keep.
-  const double produced = static_cast<double>(g.N * g.Cx * X + g.Cx * cyg * K) * sizeof(T);
+  // rows of a group stay within 2% per thread of what the backward produces,
+  // the extra memory a call may keep.
   const double group_bytes = static_cast<double>(per_set * slot) * sizeof(T);
   const std::int64_t RB = std::clamp<std::int64_t>(
       std::min<std::int64_t>((64 + Xw - 1) / Xw, static_cast<std::int64_t>(0.02 * produced / group_bytes)), 1, 8);
-  // The first half sums into w's own memory when the layouts have the same
-  // size (no padded channels); the second always into scratch.
-  const bool in_place = cyp == cyg;
-  T* second = thread_scratch<T>(static_cast<std::size_t>(in_place ? part : 2 * part), 1);
-  T* first = in_place ? w : second + part;
-  std::fill(first, first + part, T(0));
-  std::fill(second, second + part, T(0));
   const std::int64_t items = 2 * g.groups * sets;
+  std::vector<std::mutex> locks(static_cast<std::size_t>(g.groups * sets));
+  std::vector<char> stored(static_cast<std::size_t>(g.groups * sets), 0);
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::int64_t it = 0; it < items; ++it) {
     const std::int64_t set = it % sets, grp = (it / sets) % g.groups, h = it / (sets * g.groups);
     const std::int64_t p0 = set * per_set, np = std::min(per_set, npair - p0);
-    T* G = (h == 0 ? first : second) + grp * K * cxg * cyp;
+    // This item's share of the gradient: [tap of the set][ci][co].
+    const std::int64_t kf0 = p0 * g.k[2], nk = np * g.k[2];
+    T* G = thread_scratch<T>(static_cast<std::size_t>(nk * cxg * cyp), 1);
+    std::fill(G, G + nk * cxg * cyp, T(0));
     // Scratch: the packed y rows of a group of x rows, then those x rows,
     // [row][position][channel] (channels zero-padded to whole tiles).
     T* yp = thread_scratch<T>(static_cast<std::size_t>(RB * np * slot + RB * Xw * cxp), 0);
@@ -190,7 +202,7 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
           if (live == 0) continue;
           for (std::int64_t b = 0; b < blocks; ++b) {
             const std::int64_t ci0 = b * MR, mr = std::min<std::int64_t>(MR, cxg - ci0);
-            T* Gb = G + (kf * cxg + ci0) * cyp;
+            T* Gb = G + ((kf - kf0) * cxg + ci0) * cyp;
             for (std::int64_t c0 = 0; c0 < cyp; c0 += NC) {
               V acc[MR][NV];
               for (int m = 0; m < MR; ++m)
@@ -217,16 +229,24 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
           }
         }
     }
-  }
-  // w[ci, co, k] = first half + second half, through the second's buffer
-  // (the first may occupy w).
-#pragma omp parallel for schedule(static) if (g.worth_threads())
-  for (std::int64_t i = 0; i < part; ++i) second[i] = first[i] + second[i];
-#pragma omp parallel for schedule(static) if (g.worth_threads())
-  for (std::int64_t gc = 0; gc < g.groups * cxg; ++gc) {
-    const std::int64_t grp = gc / cxg, ci = gc % cxg;
-    for (std::int64_t kf = 0; kf < K; ++kf)
-      for (std::int64_t co = 0; co < cyg; ++co) w[(gc * cyg + co) * K + kf] = second[((grp * K + kf) * cxg + ci) * cyp + co];
+    // Into w[ci, co, k]: the first half to finish stores, the second adds
+    // (each input channel's block transposed through registers, the taps
+    // becoming the last axis).
+    std::vector<T> tr(static_cast<std::size_t>(cyg * nk));
+    const std::size_t lk = static_cast<std::size_t>(grp * sets + set);
+    const std::lock_guard<std::mutex> hold(locks[lk]);
+    const bool add = stored[lk] != 0;
+    for (std::int64_t ci = 0; ci < cxg; ++ci) {
+      T* wr = w + (grp * cxg + ci) * cyg * K + kf0;
+      if (!add) {
+        copy_transposed(G + ci * cyp, cxg * cyp, nk, cyg, wr, K);
+        continue;
+      }
+      copy_transposed(G + ci * cyp, cxg * cyp, nk, cyg, tr.data(), nk);
+      for (std::int64_t co = 0; co < cyg; ++co)
+        for (std::int64_t t = 0; t < nk; ++t) wr[co * K + t] += tr[static_cast<std::size_t>(co * nk + t)];
+    }
+    stored[lk] = 1;
   }
 }
 
@@ -235,13 +255,19 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
 // Tiles as in the forward: as many channels as there are (up to 6), one
 // vector of positions for short rows, otherwise the least wasteful wide tile.
 template <class T>
-void conv_gather_blocked(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
+void conv_gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x, T* spare) {
   const std::int64_t cxg = g.cx_per_group();
   const bool short_rows = g.x[2] <= Vec<T>::W;
-  if (cxg <= 2) return short_rows ? gather_tiles<T, 2, 1>(g, y, w, bias, x) : gather_tiles<T, 2, 2>(g, y, w, bias, x);
-  if (cxg <= 4) return short_rows ? gather_tiles<T, 4, 1>(g, y, w, bias, x) : gather_tiles<T, 4, 2>(g, y, w, bias, x);
-  if (short_rows) return gather_tiles<T, 6, 1>(g, y, w, bias, x);
-  with_wide_tile<T>({g.x[2]}, cxg, [&](auto mr, auto nv) { gather_tiles<T, mr(), nv()>(g, y, w, bias, x); });
+  if (cxg <= 2)
+    return short_rows ? gather_tiles<T, 2, 1>(g, y, w, bias, x, spare) : gather_tiles<T, 2, 2>(g, y, w, bias, x, spare);
+  if (cxg <= 4)
+    return short_rows ? gather_tiles<T, 4, 1>(g, y, w, bias, x, spare) : gather_tiles<T, 4, 2>(g, y, w, bias, x, spare);
+  if (short_rows) return gather_tiles<T, 6, 1>(g, y, w, bias, x, spare);
+  with_wide_tile<T>({g.x[2]}, cxg, [&](auto mr, auto nv) { gather_tiles<T, mr(), nv()>(g, y, w, bias, x, spare); });
+}
+template <class T>
+void conv_gather_blocked(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
+  conv_gather_blocked_reusing<T>(g, y, w, bias, x, nullptr);
 }
 
 // Tiles of 6 input channels x 2 vectors of output channels (8 input channels
@@ -272,6 +298,10 @@ void conv_gather_blocked(const ConvGeom& g, const T* y, const T* w, const T* bia
   conv_gather_direct<T>(g, y, w, bias, x);
 }
 template <class T>
+void conv_gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x, T*) {
+  conv_gather_direct<T>(g, y, w, bias, x);
+}
+template <class T>
 void conv_weight_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w) {
   conv_weight_grad_direct<T>(g, x, y, w);
 }
@@ -282,6 +312,9 @@ void conv_weight_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w) {
 namespace lucid::kernels::LUCID_ISA {
 template void conv_gather_blocked<float>(const ConvGeom&, const float*, const float*, const float*, float*);
 template void conv_gather_blocked<double>(const ConvGeom&, const double*, const double*, const double*, double*);
+template void conv_gather_blocked_reusing<float>(const ConvGeom&, const float*, const float*, const float*, float*, float*);
+template void conv_gather_blocked_reusing<double>(const ConvGeom&, const double*, const double*, const double*, double*,
+                                                  double*);
 template void conv_weight_grad_blocked<float>(const ConvGeom&, const float*, const float*, float*);
 template void conv_weight_grad_blocked<double>(const ConvGeom&, const double*, const double*, double*);
 }  // namespace lucid::kernels::LUCID_ISA

@@ -196,6 +196,15 @@ void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T*
     if (halves_fit(g, sizeof(T))) conv_backward_halves(g, x, w, y, gx, gw);
     else if (rows_fit(g)) conv_backward_rows(g, x, w, y, gx, gw);
     else conv_backward_gemm(g, x, w, y, gx, gw);
+  } else if (gx && gw && gemm_supported(g) && use_blocked_gather(g)) {
+    // The weight gradient, computed after, overwrites all of gw: until then
+    // the gather keeps its packed weights there.
+    switch (isa()) {
+      case Isa::Avx512: avx512::conv_gather_blocked_reusing<T>(g, y, w, nullptr, gx, gw); break;
+      case Isa::Avx2: avx2::conv_gather_blocked_reusing<T>(g, y, w, nullptr, gx, gw); break;
+      default: base::conv_gather_blocked_reusing<T>(g, y, w, nullptr, gx, gw); break;
+    }
+    conv_weight_grad<T>(g, x, y, gw);
   } else {
     if (gx) conv_gather<T>(g, y, w, nullptr, gx);
     if (gw) conv_weight_grad<T>(g, x, y, gw);
