@@ -264,15 +264,26 @@ void y_columns(const ConvGeom& g, const T* y, std::int64_t n, std::int64_t grp, 
   const std::int64_t K = g.taps(), sw = g.s[2];
   const TapPlace& tp = places[static_cast<std::size_t>(row % K)];
   const T* yc = y + (n * g.Cy + grp * g.cy_per_group() + row / K) * g.y_spatial();
+  // Rows of x shorter than 16: the whole column row is zeroed once, then
+  // only the y values that exist are copied, in plain loops (per-segment
+  // fills and library calls cost more than the copies).
+  const bool short_rows = g.x[2] < 16;
+  if (short_rows && !segs.empty()) std::fill(dst_row, dst_row + segs.back().j0 + (segs.back().c1 - segs.back().c0), T(0));
   for (const Segment& s : segs) {
     T* dst = dst_row + s.j0;
     const std::int64_t len = s.c1 - s.c0;
     const std::int64_t od = s.a * g.s[0] + tp.o0, oh = s.b * g.s[1] + tp.o1;
     const bool inside = od >= 0 && od < g.y[0] && oh >= 0 && oh < g.y[1];
+    if (short_rows && !inside) continue;
     const T* src = yc + (inside ? (od * g.y[1] + oh) * g.y[2] : 0);
     const std::int64_t lo = inside ? std::clamp(tp.lo2, s.c0, s.c1) : s.c0, hi = inside ? std::clamp(tp.hi2, lo, s.c1) : lo;
-    if (len < 16) {  // short rows: one loop, no library calls
-      for (std::int64_t c = s.c0; c < s.c1; ++c) dst[c - s.c0] = (c >= lo && c < hi) ? src[c * sw + tp.o2] : T(0);
+    if (short_rows) {
+      T* dp = dst - s.c0;
+      const T* sp = src + tp.o2;
+      if (sw == 2)
+        for (std::int64_t c = lo; c < hi; ++c) dp[c] = sp[2 * c];
+      else
+        for (std::int64_t c = lo; c < hi; ++c) dp[c] = sp[c * sw];
       continue;
     }
     std::fill(dst, dst + (lo - s.c0), T(0));
