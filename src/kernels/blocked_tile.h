@@ -104,18 +104,38 @@ void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t 
   V acc[MR][NV];
   for (int m = 0; m < MR; ++m)
     for (int v = 0; v < NV; ++v) acc[m][v] = bv[m];
-  for (std::int64_t t = 0; t < nt; ++t) {
-    const T* xr = xs[t] + c0;
-    const T* wt = ws[t];
-    for (std::int64_t ci = 0; ci < cin; ++ci) {
-      const T* xc = xr + ci * L;
-      V xv[NV];
-      for (int v = 0; v < NV; ++v) xv[v] = VT::load(xc + v * VT::W);
-      const T* wc = wt + ci * MR;
-      for (int m = 0; m < MR; ++m) {
-        const V wv = VT::bcast(wc + m);
-        for (int v = 0; v < NV; ++v) acc[m][v] = VT::fma(wv, xv[v], acc[m][v]);
+  const auto step = [&](V (&a)[MR][NV], const T* xc, const T* wc) {
+    V xv[NV];
+    for (int v = 0; v < NV; ++v) xv[v] = VT::load(xc + v * VT::W);
+    for (int m = 0; m < MR; ++m) {
+      const V wv = VT::bcast(wc + m);
+      for (int v = 0; v < NV; ++v) a[m][v] = VT::fma(wv, xv[v], a[m][v]);
+    }
+  };
+  if constexpr (MR * NV <= 4) {
+    // Four accumulators or fewer cannot hide the multiply-add latency: odd
+    // input channels sum into a second set, added at the end (twice the
+    // throughput for 2 and 4 channels: the seed shapes).
+    V odd[MR][NV];
+    for (int m = 0; m < MR; ++m)
+      for (int v = 0; v < NV; ++v) odd[m][v] = VT::zero();
+    for (std::int64_t t = 0; t < nt; ++t) {
+      const T* xr = xs[t] + c0;
+      const T* wt = ws[t];
+      std::int64_t ci = 0;
+      for (; ci + 1 < cin; ci += 2) {
+        step(acc, xr + ci * L, wt + ci * MR);
+        step(odd, xr + (ci + 1) * L, wt + (ci + 1) * MR);
       }
+      if (ci < cin) step(acc, xr + ci * L, wt + ci * MR);
+    }
+    for (int m = 0; m < MR; ++m)
+      for (int v = 0; v < NV; ++v) acc[m][v] = VT::add(acc[m][v], odd[m][v]);
+  } else {
+    for (std::int64_t t = 0; t < nt; ++t) {
+      const T* xr = xs[t] + c0;
+      const T* wt = ws[t];
+      for (std::int64_t ci = 0; ci < cin; ++ci) step(acc, xr + ci * L, wt + ci * MR);
     }
   }
   for (int m = 0; m < MR; ++m)
