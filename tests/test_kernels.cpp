@@ -432,29 +432,46 @@ TEST(Kernels, BlockedTileShapes) {
 // of 12 and more with heavily overlapping taps: in each instruction set the
 // CPU has, against the reference, the gather keeping its packed weights in
 // spare memory (filled with NaN: none of it may reach the result), the
-// weight gradient summing sets of tap pairs in halves of the rows (tap sets
-// of one pair up to whole k0 planes), bitwise the same on 1 and 2 threads;
+// weight gradient summing sets of tap pairs in halves of the rows (sets of
+// one pair, and of whole k0 planes in the last case), bitwise the same on 1
+// and 2 threads;
 // and the dispatched backward, whose gather uses gw's memory that way.
 TEST(Kernels, BlockedBackwardMatchesReference) {
   std::mt19937 rng(95);
   auto r = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   const float nan = std::nanf("");
   const char* isas[2] = {"avx2", "avx512"};
-  for (int t = 0; t < 24; ++t) {
+  for (int t = 0; t < 25; ++t) {
     ConvGeom g;
-    g.N = r(1, 2);
-    g.groups = r(1, 2);
-    g.Cx = g.groups * r(1, 40);
-    g.Cy = g.groups * r(1, 24);
-    const std::int64_t xs[3] = {r(1, 3), r(1, 4), r(12, 20)};
+    if (t < 24) {
+      g.N = r(1, 2);
+      g.groups = r(1, 2);
+      g.Cx = g.groups * r(1, 40);
+      g.Cy = g.groups * r(1, 24);
+      const std::int64_t xs[3] = {r(1, 3), r(1, 4), r(12, 20)};
+      for (int a = 0; a < 3; ++a) {
+        g.x[a] = xs[a];
+        g.k[a] = r(2, 4);
+        g.s[a] = r(1, 2);
+        g.d[a] = r(1, 2);
+        g.pad[a] = r(0, 3);
+      }
+    } else {
+      // Large x next to small weights: the weight gradient's tap sets hold
+      // whole k0 planes (three pairs each, two sets).
+      g.N = 3;
+      g.Cx = 8;
+      g.Cy = 16;
+      const std::int64_t xs[3] = {4, 8, 64}, ks[3] = {2, 3, 3};
+      for (int a = 0; a < 3; ++a) {
+        g.x[a] = xs[a];
+        g.k[a] = ks[a];
+        g.pad[a] = 1;
+      }
+    }
     for (int a = 0; a < 3; ++a) {
-      g.x[a] = xs[a];
-      g.k[a] = r(2, 4);
-      g.s[a] = r(1, 2);
-      g.d[a] = r(1, 2);
-      g.pad[a] = r(0, 3);
       const std::int64_t full = (g.x[a] - 1) * g.s[a] + g.d[a] * (g.k[a] - 1) + 1;
-      g.y[a] = std::max<std::int64_t>(1, full - g.pad[a] + r(-2, 2));
+      g.y[a] = std::max<std::int64_t>(1, full - g.pad[a] + (t < 24 ? r(-2, 2) : 0));
     }
     const auto [nx, ny, nw] = sizes(g);
     auto x = rand_vec<float>(nx, rng), y = rand_vec<float>(ny, rng), w = rand_vec<float>(nw, rng);

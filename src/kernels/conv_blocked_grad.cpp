@@ -139,9 +139,8 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
   const std::int64_t pair_bytes = g.k[2] * cxg * cyp * static_cast<std::int64_t>(sizeof(T));
   const std::int64_t share_bytes = std::min<std::int64_t>(128 << 10, static_cast<std::int64_t>(0.03 * produced));
   const std::int64_t most = std::clamp<std::int64_t>(share_bytes / pair_bytes, 1, npair);
-  const std::int64_t unit = most >= g.k[1] ? g.k[1] : 1, units = npair / unit, most_units = most / unit;
-  const std::int64_t per_set = (units + (units + most_units - 1) / most_units - 1) / ((units + most_units - 1) / most_units) * unit;
-  const std::int64_t sets = (npair + per_set - 1) / per_set;
+  const std::int64_t unit = most >= g.k[1] ? g.k[1] : 1, units = npair / unit;
+  const std::int64_t per_set = ceil_div(units, ceil_div(units, most / unit)) * unit, sets = ceil_div(npair, per_set);
   // Rows of x summed per tile: about 64 positions, as far as the packed y
   // rows of a group stay within 2% per thread of what the backward produces,
   // the extra memory a call may keep.
