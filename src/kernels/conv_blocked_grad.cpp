@@ -231,10 +231,10 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
     // Into w[ci, co, k]: the first half to finish stores, the second adds
     // (each input channel's block transposed through registers, the taps
     // becoming the last axis).
-    std::vector<T> tr(static_cast<std::size_t>(cyg * nk));
     const std::size_t lk = static_cast<std::size_t>(grp * sets + set);
     const std::lock_guard<std::mutex> hold(locks[lk]);
     const bool add = stored[lk] != 0;
+    std::vector<T> tr(add ? static_cast<std::size_t>(cyg * nk) : 0);  // one channel's block, transposed
     for (std::int64_t ci = 0; ci < cxg; ++ci) {
       T* wr = w + (grp * cxg + ci) * cyg * K + kf0;
       if (!add) {
@@ -264,10 +264,6 @@ void conv_gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, cons
   if (short_rows) return gather_tiles<T, 6, 1>(g, y, w, bias, x, spare);
   with_wide_tile<T>({g.x[2]}, cxg, [&](auto mr, auto nv) { gather_tiles<T, mr(), nv()>(g, y, w, bias, x, spare); });
 }
-template <class T>
-void conv_gather_blocked(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
-  conv_gather_blocked_reusing<T>(g, y, w, bias, x, nullptr);
-}
 
 // Tiles of 6 input channels x 2 vectors of output channels (8 input channels
 // where the registers hold them, AVX-512, and they pad no more than 6 do);
@@ -293,10 +289,6 @@ LUCID_ISA_BEGIN
 
 namespace lucid::kernels::LUCID_ISA {
 template <class T>
-void conv_gather_blocked(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
-  conv_gather_direct<T>(g, y, w, bias, x);
-}
-template <class T>
 void conv_gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x, T*) {
   conv_gather_direct<T>(g, y, w, bias, x);
 }
@@ -309,6 +301,10 @@ void conv_weight_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w) {
 #endif
 
 namespace lucid::kernels::LUCID_ISA {
+template <class T>
+void conv_gather_blocked(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
+  conv_gather_blocked_reusing<T>(g, y, w, bias, x, nullptr);
+}
 template void conv_gather_blocked<float>(const ConvGeom&, const float*, const float*, const float*, float*);
 template void conv_gather_blocked<double>(const ConvGeom&, const double*, const double*, const double*, double*);
 template void conv_gather_blocked_reusing<float>(const ConvGeom&, const float*, const float*, const float*, float*, float*);

@@ -180,6 +180,13 @@ void conv_weight_grad(const ConvGeom& g, const T* x, const T* y, T* w) {
   }
   LUCID_DIRECT(conv_weight_grad_direct, g, x, y, w)
 }
+namespace {
+// The blocked gather free to keep its packed weights in `spare` (w's size).
+template <class T>
+void gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, T* x, T* spare) {
+  LUCID_DIRECT(conv_gather_blocked_reusing, g, y, w, nullptr, x, spare)
+}
+}  // namespace
 template <class T>
 void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb) {
   // Depthwise: all three gradients in one pass over y. Otherwise the shared
@@ -199,11 +206,7 @@ void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T*
   } else if (gx && gw && gemm_supported(g) && use_blocked_gather(g)) {
     // The weight gradient, computed after, overwrites all of gw: until then
     // the gather keeps its packed weights there.
-    switch (isa()) {
-      case Isa::Avx512: avx512::conv_gather_blocked_reusing<T>(g, y, w, nullptr, gx, gw); break;
-      case Isa::Avx2: avx2::conv_gather_blocked_reusing<T>(g, y, w, nullptr, gx, gw); break;
-      default: base::conv_gather_blocked_reusing<T>(g, y, w, nullptr, gx, gw); break;
-    }
+    gather_blocked_reusing<T>(g, y, w, gx, gw);
     conv_weight_grad<T>(g, x, y, gw);
   } else {
     if (gx) conv_gather<T>(g, y, w, nullptr, gx);
