@@ -71,7 +71,7 @@ int run(const k::ConvGeom& g, const std::string& op, int reps) {
     want.assign(nx, T(0));
     k::conv_gather_reference<T>(g, y.data(), w.data(), nullptr, want.data());
   } else {
-    std::fprintf(stderr, "unknown OP '%s': fwd, gather, wgrad or bwd\n", op.c_str());
+    std::fprintf(stderr, "kernel_time: unknown OP '%s': fwd, gather, wgrad or bwd\n", op.c_str());
     return 2;
   }
   call();
