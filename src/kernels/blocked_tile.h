@@ -225,14 +225,18 @@ void copy_short(T* dst, const T* src, std::int64_t n) {
   for (; j < n; ++j) dst[j] = src[j];
 }
 
-// Copies src[c_lo, c_hi) to dst[c_lo, c_hi) and zeros the rest of dst[0, L)
-// (L a whole number of vectors): vector stores, not library calls, for rows
-// of a few dozen values. Zeros over the edges first, then the copy.
+// Copies src[c_lo, c_hi) to dst[c_lo, c_hi) and zeros the rest of dst[0, L):
+// vector stores, not library calls, for rows of a few dozen values.
 template <class T>
 void pad_row(T* dst, const T* src, std::int64_t L, std::int64_t c_lo, std::int64_t c_hi) {
   using VT = Vec<T>;
-  for (std::int64_t j = 0; j < c_lo; j += VT::W) VT::store(dst + j, VT::zero());
-  for (std::int64_t j = L - VT::W; j + VT::W > c_hi; j -= VT::W) VT::store(dst + j, VT::zero());
+  const auto zero = [dst](std::int64_t a, std::int64_t b) {  // [a, b), no store beyond it
+    std::int64_t j = a;
+    for (; j + VT::W <= b; j += VT::W) VT::store(dst + j, VT::zero());
+    for (; j < b; ++j) dst[j] = T(0);
+  };
+  zero(0, c_lo);
+  zero(c_hi, L);
   copy_short(dst + c_lo, src + c_lo, c_hi - c_lo);
 }
 
@@ -242,11 +246,22 @@ std::int64_t whole_vectors(std::int64_t n) {
   return (n + W - 1) / W * W;
 }
 
+// How far tiles `unit` wide read along a phase row of Q positions when the
+// last one, if a vector or less is left, is a single vector (the blocked
+// kernels' loop over c0).
+template <class T>
+std::int64_t tiles_extent(std::int64_t Q, std::int64_t unit) {
+  constexpr std::int64_t W = Vec<T>::W;
+  std::int64_t c0 = 0;
+  while (c0 + W < Q) c0 += unit;
+  return c0 < Q ? c0 + W : c0;
+}
+
 // The input columns that the phases along the last axis read, each phase's
-// positions taken in whole units of `unit` (a tile's width): a packed input
-// row holds columns [lo, lo + L) (input column iw at iw - lo, L whole
-// vectors), the input itself at [c_lo, c_hi) and zeros elsewhere; a staged
-// output row takes `stage` values, phase p's from sofs[p].
+// positions taken in tiles `unit` wide (tiles_extent): a packed input row
+// holds columns [lo, lo + L) (input column iw at iw - lo), the input itself
+// at [c_lo, c_hi) and zeros elsewhere; a staged output row takes `stage`
+// values, phase p's from sofs[p].
 struct ColumnSpan {
   std::int64_t lo = 0, L = 0, c_lo = 0, c_hi = 0, stage = 0;
   std::vector<std::int64_t> sofs;
@@ -256,7 +271,7 @@ struct ColumnSpan {
     std::int64_t hi = 0;
     bool any = false;
     for (const AxisPhase& a2 : a2s) {
-      const std::int64_t qn = (a2.Q + unit - 1) / unit * unit;
+      const std::int64_t qn = tiles_extent<T>(a2.Q, unit);
       cs.sofs.push_back(cs.stage);
       cs.stage += qn;
       if (a2.Q == 0) continue;
@@ -266,7 +281,7 @@ struct ColumnSpan {
         any = true;
       }
     }
-    cs.L = whole_vectors<T>(std::max<std::int64_t>(1, hi - cs.lo));
+    cs.L = std::max<std::int64_t>(1, hi - cs.lo);
     cs.c_lo = std::clamp<std::int64_t>(-cs.lo, 0, cs.L);
     cs.c_hi = std::clamp<std::int64_t>(g.x[2] - cs.lo, cs.c_lo, cs.L);
     return cs;
