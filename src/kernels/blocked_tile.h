@@ -92,33 +92,87 @@ struct Vec<double> {
   }
 };
 
+#if LUCID_ISA_LEVEL == 2
+// Two of those vectors side by side in one 512-bit register: the same lanes
+// and the same operations in each, so a tile computed with them gives the
+// same bits, in half the instructions (and, where the multiply-add units are
+// 512 bits wide, in half the time).
+template <class T>
+struct Vec512;
+template <>
+struct Vec512<float> {
+  using V = __m512;
+  static constexpr int W = 16;
+  static V zero() { return _mm512_setzero_ps(); }
+  static V load(const float* p) { return _mm512_loadu_ps(p); }
+  static V bcast(const float* p) { return _mm512_set1_ps(*p); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static V spread(Vec<float>::V h) { return _mm512_set1_ps(_mm256_cvtss_f32(h)); }  // h: one value in every lane
+};
+template <>
+struct Vec512<double> {
+  using V = __m512d;
+  static constexpr int W = 8;
+  static V zero() { return _mm512_setzero_pd(); }
+  static V load(const double* p) { return _mm512_loadu_pd(p); }
+  static V bcast(const double* p) { return _mm512_set1_pd(*p); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  static V add(V a, V b) { return _mm512_add_pd(a, b); }
+  static void store(double* p, V v) { _mm512_storeu_pd(p, v); }
+  static V spread(Vec<double>::V h) { return _mm512_set1_pd(_mm256_cvtsd_f64(h)); }
+};
+// NV vectors of T as the widest registers that hold them whole: pairs where
+// there are 512-bit registers and NV is even (Pairs<T, NV>::VT, N of them).
+template <class T, int NV>
+struct Pairs {
+  using VT = std::conditional_t<NV % 2 == 0, Vec512<T>, Vec<T>>;
+  static constexpr int N = NV % 2 == 0 ? NV / 2 : NV;
+};
+#else
+template <class T, int NV>
+struct Pairs {
+  using VT = Vec<T>;
+  static constexpr int N = NV;
+};
+#endif
+
 // One tile: MR output channels x NV vectors of positions from column c0,
 // summed over the nt taps (input rows xs[t], packed weights ws[t]: MR per
 // input channel) and the cin input channels (L apart in the rows), started
-// from the bias bv; stored at out + m * ld + c0.
+// from the bias bv (bv[m]: channel m's in every lane); stored at
+// out + m * ld + c0. In registers the NV vectors
+// are Pairs<T, NV>::N of Pairs<T, NV>::VT; the sums, and so the bits, are
+// those of NV separate vectors.
 template <class T, int MR, int NV>
 void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t c0, std::int64_t cin, std::int64_t L,
           const typename Vec<T>::V* bv, T* out, std::int64_t ld) {
-  using VT = Vec<T>;
+  using VT = typename Pairs<T, NV>::VT;
   using V = typename VT::V;
-  V acc[MR][NV];
-  for (int m = 0; m < MR; ++m)
-    for (int v = 0; v < NV; ++v) acc[m][v] = bv[m];
-  const auto step = [&](V (&a)[MR][NV], const T* xc, const T* wc) {
-    V xv[NV];
-    for (int v = 0; v < NV; ++v) xv[v] = VT::load(xc + v * VT::W);
+  constexpr int NP = Pairs<T, NV>::N;
+  V acc[MR][NP];
+  for (int m = 0; m < MR; ++m) {
+    V b0;
+    if constexpr (std::is_same_v<VT, Vec<T>>) b0 = bv[m];
+    else b0 = VT::spread(bv[m]);
+    for (int v = 0; v < NP; ++v) acc[m][v] = b0;
+  }
+  const auto step = [&](V (&a)[MR][NP], const T* xc, const T* wc) {
+    V xv[NP];
+    for (int v = 0; v < NP; ++v) xv[v] = VT::load(xc + v * VT::W);
     for (int m = 0; m < MR; ++m) {
       const V wv = VT::bcast(wc + m);
-      for (int v = 0; v < NV; ++v) a[m][v] = VT::fma(wv, xv[v], a[m][v]);
+      for (int v = 0; v < NP; ++v) a[m][v] = VT::fma(wv, xv[v], a[m][v]);
     }
   };
   if constexpr (MR * NV <= 4) {
     // Four accumulators or fewer cannot hide the multiply-add latency: odd
     // input channels sum into a second set, added at the end (twice the
     // throughput for 2 and 4 channels: the seed shapes).
-    V odd[MR][NV];
+    V odd[MR][NP];
     for (int m = 0; m < MR; ++m)
-      for (int v = 0; v < NV; ++v) odd[m][v] = VT::zero();
+      for (int v = 0; v < NP; ++v) odd[m][v] = VT::zero();
     for (std::int64_t t = 0; t < nt; ++t) {
       const T* xr = xs[t] + c0;
       const T* wt = ws[t];
@@ -130,7 +184,7 @@ void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t 
       if (ci < cin) step(acc, xr + ci * L, wt + ci * MR);
     }
     for (int m = 0; m < MR; ++m)
-      for (int v = 0; v < NV; ++v) acc[m][v] = VT::add(acc[m][v], odd[m][v]);
+      for (int v = 0; v < NP; ++v) acc[m][v] = VT::add(acc[m][v], odd[m][v]);
   } else {
     for (std::int64_t t = 0; t < nt; ++t) {
       const T* xr = xs[t] + c0;
@@ -139,7 +193,7 @@ void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t 
     }
   }
   for (int m = 0; m < MR; ++m)
-    for (int v = 0; v < NV; ++v) VT::store(out + m * ld + c0 + v * VT::W, acc[m][v]);
+    for (int v = 0; v < NP; ++v) VT::store(out + m * ld + c0 + v * VT::W, acc[m][v]);
 }
 
 // dst[i * ld + c] = src[c * stride + i] for rows c < rows and positions
@@ -160,6 +214,62 @@ void copy_transposed(const T* src, std::int64_t stride, std::int64_t rows, std::
     for (std::int64_t i = c < rv ? lv : 0; i < len; ++i) dst[i * ld + c] = src[c * stride + i];
 }
 
+// How far tiles `unit` wide read along a phase row of Q positions when the
+// last one, if a vector or less is left, is a single vector (the blocked
+// kernels' loop over c0).
+template <class T>
+std::int64_t tiles_extent(std::int64_t Q, std::int64_t unit) {
+  constexpr std::int64_t W = Vec<T>::W;
+  std::int64_t c0 = 0;
+  while (c0 + W < Q) c0 += unit;
+  return c0 < Q ? c0 + W : c0;
+}
+
+// Vector registers a tile may fill: 16 with AVX2, 32 with AVX-512.
+constexpr int kVecRegs = LUCID_ISA_LEVEL == 2 ? 32 : 16;
+
+#if LUCID_ISA_LEVEL == 2
+// With AVX-512 a wide tile holds 16 accumulators of 512 bits, each a pair
+// of vectors (Pairs): 16 channels x one pair, or 8 channels x two pairs; or,
+// where 16 would pad many channels, 8 x one pair. Issue slots per useful
+// pair over rows of the given lengths and `channels` channels: a tile costs
+// its pairs, a last tile of one vector or less one slot, padded channels
+// their share; 8 accumulators hide less of the multiply-add latency (V1's
+// forward 12% slower at 8 x one pair than at 16 x one). Ties go to 8 x two
+// pairs, which loads less per multiply-add (K1's forward 4.9 ms against 5.2),
+// where their tiles read no further along the rows (D1's forward, rows of
+// 24, ran 2.35 ms against 2.6, but its packed input rows grew to 11% of the
+// output) and `two_pairs` allows it; the gather does not: there it measured
+// slower (K1's gather 8.9 ms against 5.5, D1's 3.8 against 2.6), for a
+// reason not found yet.
+inline double pair_waste(const std::vector<std::int64_t>& rows, std::int64_t channels, std::int64_t W, int MR, int NP) {
+  double slots = 0, useful = 0;
+  for (std::int64_t q : rows) {
+    std::int64_t c0 = 0;
+    for (; c0 + W < q; c0 += 2 * W * NP) slots += NP;
+    if (c0 < q) slots += 1;
+    useful += static_cast<double>(q) / static_cast<double>(2 * W);
+  }
+  const double latency = MR * NP < 16 ? 1.12 : 1.0;
+  return latency * slots * static_cast<double>((channels + MR - 1) / MR * MR) / (useful * static_cast<double>(channels));
+}
+
+// Calls f(MR, NV) (NV in vectors) with the shape above, each as a
+// std::integral_constant, so that f can instantiate its tile loop.
+template <class T, class F>
+void with_wide_tile(const std::vector<std::int64_t>& rows, std::int64_t channels, F&& f, bool two_pairs = true) {
+  using std::integral_constant;
+  constexpr std::int64_t W = Vec<T>::W;
+  const double w162 = pair_waste(rows, channels, W, 16, 1), w82 = pair_waste(rows, channels, W, 8, 1);
+  bool reach = two_pairs;  // 8 x two pairs read no further than one pair
+  for (std::int64_t q : rows) reach = reach && tiles_extent<T>(q, 4 * W) <= tiles_extent<T>(q, 2 * W);
+  const double w84 = pair_waste(rows, channels, W, 8, 2);
+  if (two_pairs && (w84 < std::min(w162, w82) || (reach && w84 <= std::min(w162, w82))))
+    return f(integral_constant<int, 8>{}, integral_constant<int, 4>{});
+  if (w162 <= w82) return f(integral_constant<int, 16>{}, integral_constant<int, 2>{});
+  return f(integral_constant<int, 8>{}, integral_constant<int, 2>{});
+}
+#else
 // Issue slots a tile shape (MR channels x NV vectors) spends per useful
 // multiply-add vector over rows of the given lengths and `channels`
 // channels: padded channels, padded positions, and the last tile of a row
@@ -178,42 +288,19 @@ double tile_waste(const std::vector<std::int64_t>& rows, std::int64_t channels, 
   return slots * static_cast<double>((channels + MR - 1) / MR * MR) / (useful * static_cast<double>(channels));
 }
 
-// Vector registers a tile may fill: 16 with AVX2; with AVX-512 the 256-bit
-// code has 32, enough for 8 x 3 accumulators.
-constexpr int kVecRegs = LUCID_ISA_LEVEL == 2 ? 32 : 16;
-
 // The tile shapes (MR channels x NV vectors) for rows longer than a vector
-// and more than 4 channels: 6 x 2, or 4 x 3 where that wastes clearly less
-// (rows of 24, 48; channel counts 6 does not divide). With 32 registers also
-// 8 x 2 and 8 x 3, which pad nothing for channel counts a multiple of 8 and
-// load less per multiply-add: the least wasteful of the two where it wastes
-// no more than the 16-register choice.
-enum class Wide { T62, T43, T82, T83 };
-template <class T>
-Wide wide_tile(const std::vector<std::int64_t>& rows, std::int64_t channels) {
-  const double w62 = tile_waste<T>(rows, channels, 6, 2), w43 = tile_waste<T>(rows, channels, 4, 3);
-  const Wide narrow = w43 < 0.9 * w62 ? Wide::T43 : Wide::T62;
-  if constexpr (kVecRegs >= 32) {
-    const double w82 = tile_waste<T>(rows, channels, 8, 2), w83 = tile_waste<T>(rows, channels, 8, 3);
-    if (std::min(w82, w83) <= (narrow == Wide::T43 ? w43 : w62)) return w83 < w82 ? Wide::T83 : Wide::T82;
-  }
-  return narrow;
-}
-
-// Calls f(MR, NV) with the shape wide_tile chooses, each as a
-// std::integral_constant, so that f can instantiate its tile loop.
+// and more than 4 channels, with 16 registers: 6 x 2, or 4 x 3 where that
+// wastes clearly less (rows of 24, 48; channel counts 6 does not divide).
+// Calls f(MR, NV) with it, each as a std::integral_constant, so that f can
+// instantiate its tile loop.
 template <class T, class F>
-void with_wide_tile(const std::vector<std::int64_t>& rows, std::int64_t channels, F&& f) {
+void with_wide_tile(const std::vector<std::int64_t>& rows, std::int64_t channels, F&& f, bool = true) {
   using std::integral_constant;
-  switch (wide_tile<T>(rows, channels)) {
-    case Wide::T43: return f(integral_constant<int, 4>{}, integral_constant<int, 3>{});
-#if LUCID_ISA_LEVEL == 2
-    case Wide::T82: return f(integral_constant<int, 8>{}, integral_constant<int, 2>{});
-    case Wide::T83: return f(integral_constant<int, 8>{}, integral_constant<int, 3>{});
-#endif
-    default: return f(integral_constant<int, 6>{}, integral_constant<int, 2>{});
-  }
+  const double w62 = tile_waste<T>(rows, channels, 6, 2), w43 = tile_waste<T>(rows, channels, 4, 3);
+  if (w43 < 0.9 * w62) return f(integral_constant<int, 4>{}, integral_constant<int, 3>{});
+  return f(integral_constant<int, 6>{}, integral_constant<int, 2>{});
 }
+#endif
 
 // Copies n values: vector moves and a scalar tail (rows of a few dozen
 // values, where a library call costs more than the copy).
@@ -246,16 +333,6 @@ std::int64_t whole_vectors(std::int64_t n) {
   return (n + W - 1) / W * W;
 }
 
-// How far tiles `unit` wide read along a phase row of Q positions when the
-// last one, if a vector or less is left, is a single vector (the blocked
-// kernels' loop over c0).
-template <class T>
-std::int64_t tiles_extent(std::int64_t Q, std::int64_t unit) {
-  constexpr std::int64_t W = Vec<T>::W;
-  std::int64_t c0 = 0;
-  while (c0 + W < Q) c0 += unit;
-  return c0 < Q ? c0 + W : c0;
-}
 
 // The input columns that the phases along the last axis read, each phase's
 // positions taken in tiles `unit` wide (tiles_extent): a packed input row

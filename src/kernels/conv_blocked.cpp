@@ -133,6 +133,11 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
   // Streaming stores for outputs far beyond the caches, when rows are aligned.
   const bool stream = out_bytes > 64.0e6 && (Yw * sizeof(T)) % 32 == 0 &&
                       reinterpret_cast<std::uintptr_t>(y) % 32 == 0;
+  // With one phase along the last axis (stride 1), whole blocks of channels
+  // and tiles that end where the row does, the tiles store straight into y:
+  // no staged rows, no copy.
+  const bool direct = !stream && g.s[2] == 1 && cyg % MR == 0 && stage == Yw;
+  const std::int64_t staged = direct ? 0 : MR * stage;
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::int64_t it = 0; it < items; ++it) {
     const std::int64_t bg = it % bgroups, ch = (it / bgroups) % chunks, grp = it / (bgroups * chunks);
@@ -140,10 +145,10 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
     // Scratch: the item's packed weights (unless shared), MR staged rows,
     // then the input slots [slot][ci][L].
     const std::int64_t own = shared ? 0 : nb * wblock;
-    T* st = thread_scratch<T>(static_cast<std::size_t>(own + MR * stage + nslot * cxg * L), 0);
+    T* st = thread_scratch<T>(static_cast<std::size_t>(own + staged + nslot * cxg * L), 0);
     T* wp = shared ? wall + (grp * coblocks + b0) * wblock : st;
     st += own;
-    T* xp = st + MR * stage;
+    T* xp = st + staged;
     if (!shared)
       for (std::int64_t b = 0; b < nb; ++b) pack(wp + b * wblock, grp, b0 + b);
     RowSlots slots(nslot);  // input rows (n * X0 + id) * X1 + ih
@@ -198,12 +203,15 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
               xs[static_cast<std::size_t>(nl)] = xp + sl * cxg * L + (a2.q0 - tp.off2 - iw_lo);
               ws[static_cast<std::size_t>(nl++)] = wp + b * wblock + ph.wofs + t * cxg * MR;
             }
-            T* out = st + ph.sofs;
+            T* const yrow = y + (n * g.Cy + grp * cyg + co0) * Y + (od * g.y[1] + oh) * Yw;
+            T* out = direct ? yrow : st + ph.sofs;
+            const std::int64_t ld = direct ? Y : stage;
             std::int64_t c0 = 0;
-            for (; c0 + VT::W < a2.Q; c0 += NR) tile<T, MR, NV>(xs.data(), ws.data(), nl, c0, cxg, L, bv, out, stage);
+            for (; c0 + VT::W < a2.Q; c0 += NR) tile<T, MR, NV>(xs.data(), ws.data(), nl, c0, cxg, L, bv, out, ld);
             // a last tile of one vector or less
-            if (c0 < a2.Q) tile<T, MR, 1>(xs.data(), ws.data(), nl, c0, cxg, L, bv, out, stage);
+            if (c0 < a2.Q) tile<T, MR, 1>(xs.data(), ws.data(), nl, c0, cxg, L, bv, out, ld);
           }
+          if (direct) continue;
           for (int m = 0; m < mr; ++m) {
             // phase p along the last axis is wph[p] (contiguous stores: indexed
             // by a2->r the compiler scatters them, and write_row stalls on them)
@@ -359,8 +367,8 @@ void taps_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) 
 
 // Tiles sized to the problem: as many channels as there are (up to 6), one
 // vector of positions when the phase rows are that short; otherwise the
-// least wasteful wide tile (wide_tile: 6 x 2, 4 x 3, and with AVX-512 8 x 2
-// or 8 x 3).
+// least wasteful wide tile (with_wide_tile: 6 x 2 or 4 x 3 with AVX2; with
+// AVX-512 16 x one pair of vectors, 8 x two pairs or 8 x one).
 template <class T>
 void conv_scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   const std::int64_t cyg = g.cy_per_group();

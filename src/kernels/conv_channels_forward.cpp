@@ -42,10 +42,11 @@ LUCID_ISA_BEGIN
 namespace lucid::kernels::LUCID_ISA {
 namespace {
 
-// Outputs per tile (R x 2 accumulators: 12 of the 16 registers with AVX2,
-// 16 of the 32 with AVX-512; 4 x 2 with AVX2 ran 20-30% slower). The
-// dispatcher's fill check (conv_dispatch.cpp) uses the same counts.
-constexpr int kTileR = LUCID_ISA_LEVEL == 2 ? 8 : 6;
+// Outputs per tile (R x 2 vectors: 12 of the 16 registers with AVX2; with
+// AVX-512, 12 of the 512-bit registers, each a pair of vectors: V2's forward
+// 6.3 ms against 7.4 at 8 and 7.9 at 16; 4 x 2 with AVX2 ran 20-30% slower).
+// The dispatcher's fill check (conv_dispatch.cpp) uses the same counts.
+constexpr int kTileR = LUCID_ISA_LEVEL == 2 ? 12 : 6;
 
 // y for R outputs (x values of tap 0 at xr[r]; tap j's at xr[r] - taps[2j + 1])
 // x NV vectors of output channels, summed over ntaps >= 1 taps (weights at
@@ -54,12 +55,13 @@ constexpr int kTileR = LUCID_ISA_LEVEL == 2 ? 8 : 6;
 template <class T, int NV>
 void forward_tile(const T* const* xr, const std::int64_t* taps, std::int64_t ntaps, const T* wp, std::int64_t cxg,
                   std::int64_t X, T* out) {
-  using VT = Vec<T>;
+  using VT = typename Pairs<T, NV>::VT;  // the registers the NV vectors sit in
   using V = typename VT::V;
-  constexpr int R = kTileR, BW = NV * VT::W, pitch = 2 * VT::W;
-  V acc[R][NV];
+  constexpr int NP = Pairs<T, NV>::N;
+  constexpr int R = kTileR, BW = NV * Vec<T>::W, pitch = 2 * Vec<T>::W;
+  V acc[R][NP];
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < NV; ++v) acc[r][v] = VT::zero();
+    for (int v = 0; v < NP; ++v) acc[r][v] = VT::zero();
   // (loops that may run zero times make GCC keep acc on the stack as well)
   const std::int64_t* const end = taps + 2 * ntaps;
   do {
@@ -68,18 +70,18 @@ void forward_tile(const T* const* xr, const std::int64_t* taps, std::int64_t nta
     for (int r = 0; r < R; ++r) xp[r] = xr[r] - taps[1];
     std::int64_t ci = 0;
     do {
-      V wv[NV];
-      for (int v = 0; v < NV; ++v) wv[v] = VT::load(wt + v * VT::W);
+      V wv[NP];
+      for (int v = 0; v < NP; ++v) wv[v] = VT::load(wt + v * VT::W);
       for (int r = 0; r < R; ++r) {
         const V b = VT::bcast(xp[r] + ci * X);
-        for (int v = 0; v < NV; ++v) acc[r][v] = VT::fma(b, wv[v], acc[r][v]);
+        for (int v = 0; v < NP; ++v) acc[r][v] = VT::fma(b, wv[v], acc[r][v]);
       }
       wt += pitch;
     } while (++ci != cxg);
     taps += 2;
   } while (taps != end);
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < NV; ++v) VT::store(out + r * BW + v * VT::W, acc[r][v]);
+    for (int v = 0; v < NP; ++v) VT::store(out + r * BW + v * VT::W, acc[r][v]);
 }
 
 template <class T>

@@ -44,8 +44,12 @@ LUCID_ISA_BEGIN
 namespace lucid::kernels::LUCID_ISA {
 namespace {
 
-// Positions per gather tile and input channels per weight-gradient tile.
-constexpr int kTileR = LUCID_ISA_LEVEL == 2 ? 8 : 4;
+// Positions per gather tile (with AVX-512, 12 x one 512-bit register, a
+// pair of vectors: V2's backward 12.4 ms against 14.2 at 8 and 15.0 at 16)
+// and input channels per weight-gradient tile (a count that divides the
+// channels, which come in multiples of 8).
+constexpr int kTileR = LUCID_ISA_LEVEL == 2 ? 12 : 4;
+constexpr int kWgradR = LUCID_ISA_LEVEL == 2 ? 8 : 4;
 
 // One chunk laid out: the order its positions run in, the offsets of their
 // y values per tap (-1: outside y), and per tap the positions that reach y.
@@ -158,12 +162,13 @@ void chunk_slabs(const ConvGeom& g, const Chunk& c, std::int64_t grp, bool to_pa
 template <class T, int NV>
 void gather_tile(const std::int32_t* const* ofs, const T* packed, const T* zero, const T* wb, std::int64_t K,
                  std::int64_t cyg, std::int64_t nr, T* const* out) {
-  using VT = Vec<T>;
+  using VT = typename Pairs<T, NV>::VT;  // the registers the NV vectors sit in
   using V = typename VT::V;
-  constexpr int R = kTileR, BW = NV * VT::W;
-  V acc[R][NV];
+  constexpr int NP = Pairs<T, NV>::N;
+  constexpr int R = kTileR, BW = NV * Vec<T>::W;
+  V acc[R][NP];
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < NV; ++v) acc[r][v] = VT::zero();
+    for (int v = 0; v < NP; ++v) acc[r][v] = VT::zero();
   for (std::int64_t t = 0; t < K; ++t) {
     const T* yp[R];
     bool any = false;
@@ -175,17 +180,17 @@ void gather_tile(const std::int32_t* const* ofs, const T* packed, const T* zero,
     if (!any) continue;
     const T* wt = wb + t * cyg * BW;
     for (std::int64_t co = 0; co < cyg; ++co, wt += BW) {
-      V wv[NV];
-      for (int v = 0; v < NV; ++v) wv[v] = VT::load(wt + v * VT::W);
+      V wv[NP];
+      for (int v = 0; v < NP; ++v) wv[v] = VT::load(wt + v * VT::W);
       for (int r = 0; r < R; ++r) {
         const V b = VT::bcast(yp[r] + co);
-        for (int v = 0; v < NV; ++v) acc[r][v] = VT::fma(b, wv[v], acc[r][v]);
+        for (int v = 0; v < NP; ++v) acc[r][v] = VT::fma(b, wv[v], acc[r][v]);
       }
     }
   }
   for (int r = 0; r < R; ++r)
     if (r < nr)
-      for (int v = 0; v < NV; ++v) VT::store(out[r] + v * VT::W, acc[r][v]);
+      for (int v = 0; v < NP; ++v) VT::store(out[r] + v * VT::W, acc[r][v]);
 }
 
 // Adds to gw (R input channels, rows `ld` apart, NV vectors of output
@@ -193,31 +198,32 @@ void gather_tile(const std::int32_t* const* ofs, const T* packed, const T* zero,
 // them, at least one); the chunk that comes first stores it instead.
 template <class T, int NV, bool First>
 void wgrad_tile(const std::int32_t* pairs, std::int64_t np, const T* xt, const T* packed, T* gw, std::int64_t ld) {
-  using VT = Vec<T>;
+  using VT = typename Pairs<T, NV>::VT;  // the registers the NV vectors sit in
   using V = typename VT::V;
-  constexpr int R = kTileR;
-  V acc[R][NV];
+  constexpr int NP = Pairs<T, NV>::N;
+  constexpr int R = kWgradR;
+  V acc[R][NP];
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < NV; ++v) acc[r][v] = VT::zero();
+    for (int v = 0; v < NP; ++v) acc[r][v] = VT::zero();
   // (np >= 1: a loop that may run zero times makes GCC keep acc on the
   // stack as well, stored after every multiply-add)
   const std::int32_t* const end = pairs + 2 * np;
   do {
     const T* yv = packed + pairs[1];
     const T* xv = xt + pairs[0];
-    V yl[NV];
-    for (int v = 0; v < NV; ++v) yl[v] = VT::load(yv + v * VT::W);
+    V yl[NP];
+    for (int v = 0; v < NP; ++v) yl[v] = VT::load(yv + v * VT::W);
     for (int r = 0; r < R; ++r) {
       const V b = VT::bcast(xv + r);
-      for (int v = 0; v < NV; ++v) acc[r][v] = VT::fma(b, yl[v], acc[r][v]);
+      for (int v = 0; v < NP; ++v) acc[r][v] = VT::fma(b, yl[v], acc[r][v]);
     }
     pairs += 2;
   } while (pairs != end);
   if constexpr (!First)  // (a run-time choice here, too, puts acc on the stack)
     for (int r = 0; r < R; ++r)
-      for (int v = 0; v < NV; ++v) acc[r][v] = VT::add(VT::load(gw + r * ld + v * VT::W), acc[r][v]);
+      for (int v = 0; v < NP; ++v) acc[r][v] = VT::add(VT::load(gw + r * ld + v * VT::W), acc[r][v]);
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < NV; ++v) VT::store(gw + r * ld + v * VT::W, acc[r][v]);
+    for (int v = 0; v < NP; ++v) VT::store(gw + r * ld + v * VT::W, acc[r][v]);
 }
 
 template <class T>
@@ -283,8 +289,8 @@ void backward_channels(const ConvGeom& g, const T* x, const T* w, const T* y, T*
     }
     // 3. The weight gradient, [ci][tap][co] in gw until every chunk is in
     // (the first chunk's sums overwrite the packed weights).
-    constexpr std::int64_t RG = 64 / R;  // input-channel tiles per item
-    const std::int64_t rgroups = (cxg + RG * R - 1) / (RG * R);
+    constexpr std::int64_t RW = kWgradR, RG = 64 / RW;  // input channels per tile, tiles per item
+    const std::int64_t rgroups = (cxg + RG * RW - 1) / (RG * RW);
 #pragma omp parallel if (threads)
     {
       for (const Chunk& c : chunks) {
@@ -297,15 +303,15 @@ void backward_channels(const ConvGeom& g, const T* x, const T* w, const T* y, T*
         for (std::int64_t it = 0; it < K * rgroups; ++it) {
           // tap t, input channels [q0, q1): their x values stay in L1 while
           // each vector of output channels meets every tile of them
-          const std::int64_t t = it / rgroups, q0 = it % rgroups * RG * R, q1 = std::min(cxg, q0 + RG * R);
+          const std::int64_t t = it / rgroups, q0 = it % rgroups * RG * RW, q1 = std::min(cxg, q0 + RG * RW);
           const std::int64_t p0 = tab.start[t], np = (tab.start[t + 1] - p0) / 2;
           for (std::int64_t c0 = 0; c0 < cyg; c0 += BW)
-            for (std::int64_t ci0 = q0; ci0 < q1; ci0 += R) {
+            for (std::int64_t ci0 = q0; ci0 < q1; ci0 += RW) {
               T* dst = gwg + (ci0 * K + t) * cyg + c0;
               const std::int64_t bw = std::min(BW, cyg - c0);
               if (np == 0) {
                 if (first)
-                  for (std::int64_t r = 0; r < R; ++r) std::fill(dst + r * K * cyg, dst + r * K * cyg + bw, T(0));
+                  for (std::int64_t r = 0; r < RW; ++r) std::fill(dst + r * K * cyg, dst + r * K * cyg + bw, T(0));
               } else {
                 const std::int32_t* pairs = tab.live + p0;
                 if (bw == BW && first) wgrad_tile<T, 2, true>(pairs, np, xt + ci0, packed + c0, dst, K * cyg);
