@@ -333,7 +333,6 @@ std::int64_t whole_vectors(std::int64_t n) {
   return (n + W - 1) / W * W;
 }
 
-
 // The input columns that the phases along the last axis read, each phase's
 // positions taken in tiles `unit` wide (tiles_extent): a packed input row
 // holds columns [lo, lo + L) (input column iw at iw - lo), the input itself

@@ -146,7 +146,7 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
   // Rows of x summed per tile: about 64 positions, as far as the packed y
   // rows of a group stay within 2% per thread of what the backward produces,
   // and with the copies of those x rows and the gradient share within 5%
-  // per thread (a tenth for the two: U1's backward 11% -> 9.9%).
+  // per thread (a tenth for the two: U1's backward 11.1% -> 9.7%).
   const double group_bytes = static_cast<double>(per_set * slot) * sizeof(T);
   const double row_bytes = group_bytes + static_cast<double>(Xw * cxp) * sizeof(T);
   const double share = static_cast<double>(per_set * pair_bytes);
