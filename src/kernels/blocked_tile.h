@@ -239,9 +239,10 @@ constexpr int kVecRegs = LUCID_ISA_LEVEL == 2 ? 32 : 16;
 // pairs, which loads less per multiply-add (K1's forward 4.9 ms against 5.2),
 // where their tiles read no further along the rows (D1's forward, rows of
 // 24, ran 2.35 ms against 2.6, but its packed input rows grew to 11% of the
-// output) and `two_pairs` allows it; the gather does not: there it measured
-// slower (K1's gather 8.9 ms against 5.5, D1's 3.8 against 2.6), for a
-// reason not found yet.
+// output) and `two_pairs` allows it; the gather does not: inlined there,
+// GCC keeps that tile's inputs on the stack (K1's gather 8.9 ms against 5.5,
+// D1's 3.8 against 2.6), and called out of line it measured within the
+// noise of 16 x one pair.
 inline double pair_waste(const std::vector<std::int64_t>& rows, std::int64_t channels, std::int64_t W, int MR, int NP) {
   double slots = 0, useful = 0;
   for (std::int64_t q : rows) {
@@ -261,11 +262,12 @@ void with_wide_tile(const std::vector<std::int64_t>& rows, std::int64_t channels
   using std::integral_constant;
   constexpr std::int64_t W = Vec<T>::W;
   const double w162 = pair_waste(rows, channels, W, 16, 1), w82 = pair_waste(rows, channels, W, 8, 1);
-  bool reach = two_pairs;  // 8 x two pairs read no further than one pair
-  for (std::int64_t q : rows) reach = reach && tiles_extent<T>(q, 4 * W) <= tiles_extent<T>(q, 2 * W);
-  const double w84 = pair_waste(rows, channels, W, 8, 2);
-  if (two_pairs && (w84 < std::min(w162, w82) || (reach && w84 <= std::min(w162, w82))))
-    return f(integral_constant<int, 8>{}, integral_constant<int, 4>{});
+  if (two_pairs) {
+    bool reach = true;  // 8 x two pairs read no further than one pair
+    for (std::int64_t q : rows) reach = reach && tiles_extent<T>(q, 4 * W) <= tiles_extent<T>(q, 2 * W);
+    const double w84 = pair_waste(rows, channels, W, 8, 2), best = std::min(w162, w82);
+    if (w84 < best || (reach && w84 <= best)) return f(integral_constant<int, 8>{}, integral_constant<int, 4>{});
+  }
   if (w162 <= w82) return f(integral_constant<int, 16>{}, integral_constant<int, 2>{});
   return f(integral_constant<int, 8>{}, integral_constant<int, 2>{});
 }
