@@ -132,14 +132,17 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
   const std::int64_t npair = g.k[0] * g.k[1];
   const std::int64_t nrows = g.N * g.x[0] * g.x[1];
   // Items: (half, group, set of tap pairs (k0, k1)); a set's share of the
-  // gradient, summed in a buffer of the thread's, is kept within 128 KB (so
-  // it stays in cache while the rows pass) and 3% of what the backward
-  // produces (x and w). Sets hold whole k0 planes where they can (a y row
-  // serves the taps k1 of neighbouring x rows: kept together, it is packed
-  // once for them) and are made even.
+  // gradient, summed in a buffer of the thread's, is kept within 256 KB (so
+  // it stays in a 1 MB cache while the rows pass) and 3% of what the
+  // backward produces (x and w). Sets hold whole k0 planes where they can (a
+  // y row serves the taps k1 of neighbouring x rows: kept together, it is
+  // packed once for them) and are made even. Fewer sets also mean fewer
+  // copies of each x row: F1's weight gradient (four k1 taps of 64 KB each)
+  // took 49-50 ms in 8 sets of 2 pairs under a 128 KB bound, 44-46 ms in 4
+  // sets of whole planes; with 8 samples 115 ms against 95.
   const double produced = static_cast<double>(g.N * g.Cx * X + g.Cx * cyg * K) * sizeof(T);
   const std::int64_t pair_bytes = g.k[2] * cxg * cyp * static_cast<std::int64_t>(sizeof(T));
-  const std::int64_t share_bytes = std::min<std::int64_t>(128 << 10, static_cast<std::int64_t>(0.03 * produced));
+  const std::int64_t share_bytes = std::min<std::int64_t>(256 << 10, static_cast<std::int64_t>(0.03 * produced));
   const std::int64_t most = std::clamp<std::int64_t>(share_bytes / pair_bytes, 1, npair);
   const std::int64_t unit = most >= g.k[1] ? g.k[1] : 1, units = npair / unit;
   const std::int64_t per_set = ceil_div(units, ceil_div(units, most / unit)) * unit, sets = ceil_div(npair, per_set);
