@@ -441,7 +441,7 @@ TEST(Kernels, BlockedBackwardMatchesReference) {
   auto r = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   const float nan = std::nanf("");
   const char* isas[2] = {"avx2", "avx512"};
-  for (int t = 0; t < 25; ++t) {
+  for (int t = 0; t < 26; ++t) {
     ConvGeom g;
     if (t < 24) {
       g.N = r(1, 2);
@@ -455,6 +455,18 @@ TEST(Kernels, BlockedBackwardMatchesReference) {
         g.s[a] = r(1, 2);
         g.d[a] = r(1, 2);
         g.pad[a] = r(0, 3);
+      }
+    } else if (t == 25) {
+      // 2^3 taps at stride 2, channels in whole tiles of 6 and of 8: the
+      // weight gradient reads x in place.
+      g.N = 2;
+      g.Cx = 24;
+      g.Cy = 20;
+      const std::int64_t xs[3] = {3, 4, 20};
+      for (int a = 0; a < 3; ++a) {
+        g.x[a] = xs[a];
+        g.k[a] = 2;
+        g.s[a] = 2;
       }
     } else {
       // Large x next to small weights: the weight gradient's tap sets hold
@@ -471,7 +483,7 @@ TEST(Kernels, BlockedBackwardMatchesReference) {
     }
     for (int a = 0; a < 3; ++a) {
       const std::int64_t full = (g.x[a] - 1) * g.s[a] + g.d[a] * (g.k[a] - 1) + 1;
-      g.y[a] = std::max<std::int64_t>(1, full - g.pad[a] + (t < 24 ? r(-2, 2) : 0));
+      g.y[a] = std::max<std::int64_t>(1, full - g.pad[a] + (t < 24 ? r(-2, 2) : t == 25 ? 1 : 0));
     }
     const auto [nx, ny, nw] = sizes(g);
     auto x = rand_vec<float>(nx, rng), y = rand_vec<float>(ny, rng), w = rand_vec<float>(nw, rng);

@@ -102,22 +102,48 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
   }
 }
 
+// What the backward produces (x and w), in bytes: the scale of the bounds on
+// the weight gradient's scratch.
+template <class T>
+double wgrad_produced(const ConvGeom& g) {
+  return static_cast<double>(g.N * g.Cx * g.x_spatial() + g.Cx * g.cy_per_group() * g.taps()) * sizeof(T);
+}
+
+// Tap pairs (k0, k1) per set of the weight gradient, its output channels
+// padded to cyp. Items are (half, group, set); a set's share of the
+// gradient, summed in a buffer of the thread's, is kept within 256 KB (so
+// it stays in a 1 MB cache while the rows pass) and 3% of what the
+// backward produces. Sets hold whole k0 planes where they can (a y row
+// serves the taps k1 of neighbouring x rows: kept together, it is packed
+// once for them) and are made even. Fewer sets also mean fewer copies of
+// each x row: F1's weight gradient (four k1 taps of 64 KB each) took 49-50
+// ms in 8 sets of 2 pairs under a 128 KB bound, 44-46 ms in 4 sets of whole
+// planes; with 8 samples 115 ms against 95.
+template <class T>
+std::int64_t wgrad_pairs_per_set(const ConvGeom& g, std::int64_t cyp) {
+  const std::int64_t npair = g.k[0] * g.k[1];
+  const std::int64_t pair_bytes = g.k[2] * g.cx_per_group() * cyp * static_cast<std::int64_t>(sizeof(T));
+  const std::int64_t share_bytes = std::min<std::int64_t>(256 << 10, static_cast<std::int64_t>(0.03 * wgrad_produced<T>(g)));
+  const std::int64_t most = std::clamp<std::int64_t>(share_bytes / pair_bytes, 1, npair);
+  const std::int64_t unit = most >= g.k[1] ? g.k[1] : 1, units = npair / unit;
+  return ceil_div(units, ceil_div(units, most / unit)) * unit;
+}
+
 // The weight gradient w[ci, co, k] = sum over (n, positions i) of
 // x[n, ci, i] * y[n, co, o(i, k)]. A tile of MR input channels x NV vectors
 // of output channels accumulates over the positions of a group of rows of x
-// (enough for about 64 positions), reading copies of those rows laid out
-// position by position (MR channels side by side, broadcast; channels a
-// power of two apart would share cache sets in place) and of the y rows
-// their taps meet, copied channel-last (a vector holds consecutive output
-// channels) and split by phase along the last axis; only then does it add
-// into its share of the gradient. Items are (half of the rows, set of tap
-// pairs (k0, k1)): each sums its set's share of the gradient (laid out
+// (enough for about 64 positions), reading those rows (in place, or copies
+// laid out position by position: MR channels side by side, broadcast) and
+// copies of the y rows their taps meet, laid out channel-last (a vector
+// holds consecutive output channels) and split by phase along the last
+// axis; only then does it add into its share of the gradient. Items are
+// (half of the rows, set of tap pairs (k0, k1)): each sums its set's share of the gradient (laid out
 // [tap][ci][co], small enough to stay in cache) in a buffer of its thread's,
 // then, under the set's lock, stores it into w or, if the other half got
 // there first, adds it to what is there. Two partial sums added in either
 // order give the same bits, so the result does not depend on the thread
 // count; and no copy of the whole gradient is kept.
-template <class T, int MR, int NV>
+template <class T, int MR, int NV, bool InPlace>
 void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
   using VT = Vec<T>;
   using PT = typename Pairs<T, NV>::VT;  // the registers the NV vectors sit in
@@ -131,27 +157,15 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
   const std::int64_t Lp = Xw + yr.cmax, slot = s2 * Lp * cyp;  // one packed y row: [phase][j][co]
   const std::int64_t npair = g.k[0] * g.k[1];
   const std::int64_t nrows = g.N * g.x[0] * g.x[1];
-  // Items: (half, group, set of tap pairs (k0, k1)); a set's share of the
-  // gradient, summed in a buffer of the thread's, is kept within 256 KB (so
-  // it stays in a 1 MB cache while the rows pass) and 3% of what the
-  // backward produces (x and w). Sets hold whole k0 planes where they can (a
-  // y row serves the taps k1 of neighbouring x rows: kept together, it is
-  // packed once for them) and are made even. Fewer sets also mean fewer
-  // copies of each x row: F1's weight gradient (four k1 taps of 64 KB each)
-  // took 49-50 ms in 8 sets of 2 pairs under a 128 KB bound, 44-46 ms in 4
-  // sets of whole planes; with 8 samples 115 ms against 95.
-  const double produced = static_cast<double>(g.N * g.Cx * X + g.Cx * cyg * K) * sizeof(T);
+  const double produced = wgrad_produced<T>(g);
   const std::int64_t pair_bytes = g.k[2] * cxg * cyp * static_cast<std::int64_t>(sizeof(T));
-  const std::int64_t share_bytes = std::min<std::int64_t>(256 << 10, static_cast<std::int64_t>(0.03 * produced));
-  const std::int64_t most = std::clamp<std::int64_t>(share_bytes / pair_bytes, 1, npair);
-  const std::int64_t unit = most >= g.k[1] ? g.k[1] : 1, units = npair / unit;
-  const std::int64_t per_set = ceil_div(units, ceil_div(units, most / unit)) * unit, sets = ceil_div(npair, per_set);
+  const std::int64_t per_set = wgrad_pairs_per_set<T>(g, cyp), sets = ceil_div(npair, per_set);
   // Rows of x summed per tile: about 64 positions, as far as the packed y
   // rows of a group stay within 2% per thread of what the backward produces,
-  // and with the copies of those x rows and the gradient share within 5%
+  // and with the copies of those x rows (if made) and the gradient share within 5%
   // per thread (a tenth for the two: U1's backward 11.1% -> 9.7%).
   const double group_bytes = static_cast<double>(per_set * slot) * sizeof(T);
-  const double row_bytes = group_bytes + static_cast<double>(Xw * cxp) * sizeof(T);
+  const double row_bytes = group_bytes + (InPlace ? 0.0 : static_cast<double>(Xw * cxp) * sizeof(T));
   const double share = static_cast<double>(per_set * pair_bytes);
   const std::int64_t RB = std::clamp<std::int64_t>(
       std::min<std::int64_t>({(64 + Xw - 1) / Xw, static_cast<std::int64_t>(0.02 * produced / group_bytes),
@@ -168,11 +182,14 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
     const std::int64_t kf0 = p0 * g.k[2], nk = np * g.k[2];
     T* G = thread_scratch<T>(static_cast<std::size_t>(nk * cxg * cyp), 1);
     std::fill(G, G + nk * cxg * cyp, T(0));
-    // Scratch: the packed y rows of a group of x rows, then those x rows,
-    // [row][position][channel] (channels zero-padded to whole tiles).
-    T* yp = thread_scratch<T>(static_cast<std::size_t>(RB * np * slot + RB * Xw * cxp), 0);
+    // Scratch: the packed y rows of a group of x rows, then (unless x is
+    // read in place) copies of those x rows, [row][position][channel]
+    // (channels zero-padded to whole tiles).
+    T* yp = thread_scratch<T>(static_cast<std::size_t>(RB * np * slot + (InPlace ? 0 : RB * Xw * cxp)), 0);
     T* xpk = yp + RB * np * slot;
+    const T* xrows[8];  // the group's x rows (or their copies), RB <= 8
     RowSlots slots(RB * np);  // y rows (n * Y0 + od) * Y1 + oh, [row in group][pair]
+    const std::int64_t xm = InPlace ? X : 1, xi = InPlace ? 1 : cxp;  // strides of x: channel, position
     const std::int64_t h0 = nrows * h / 2, h1 = nrows * (h + 1) / 2;
     for (std::int64_t r0 = h0; r0 < h1; r0 += RB) {
       const std::int64_t nr = std::min(RB, h1 - r0);
@@ -185,9 +202,14 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
         const std::int64_t ih = yr.order[static_cast<std::size_t>(row % g.x[1])];
         yr.want(n, id, ih, p0, np, slots, r * np);
         const T* xrow = x + (n * g.Cx + grp * cxg) * X + (id * g.x[1] + ih) * Xw;
-        T* xr = xpk + r * Xw * cxp;
-        copy_transposed(xrow, X, cxg, Xw, xr, cxp);  // channels lie X apart
-        for (std::int64_t i = 0; i < Xw; ++i) std::fill(xr + i * cxp + cxg, xr + (i + 1) * cxp, T(0));
+        if constexpr (InPlace) {
+          xrows[r] = xrow;  // channels lie X apart
+        } else {
+          T* xr = xpk + r * Xw * cxp;
+          copy_transposed(xrow, X, cxg, Xw, xr, cxp);
+          for (std::int64_t i = 0; i < Xw; ++i) std::fill(xr + i * cxp + cxg, xr + (i + 1) * cxp, T(0));
+          xrows[r] = xr;
+        }
       }
       slots.assign([&](std::int64_t sl, std::int64_t key) {
         T* dst = yp + sl * slot;
@@ -206,7 +228,7 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
             const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(r * np + t)];
             if (sl < 0) continue;
             yts[live] = yp + sl * slot + (yr.r[kk] * Lp + yr.c[kk]) * cyp;  // position i at + i * cyp
-            xts[live++] = xpk + r * Xw * cxp;
+            xts[live++] = xrows[r];
           }
           if (live == 0) continue;
           for (std::int64_t b = 0; b < blocks; ++b) {
@@ -218,12 +240,12 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
                 for (int v = 0; v < NP; ++v) acc[m][v] = PT::zero();
               for (std::int64_t r = 0; r < live; ++r) {
                 const T* yt = yts[r] + c0;
-                const T* xt = xts[r] + ci0;
-                for (std::int64_t i = 0; i < Xw; ++i, yt += cyp, xt += cxp) {
+                const T* xt = xts[r] + ci0 * xm;
+                for (std::int64_t i = 0; i < Xw; ++i, yt += cyp, xt += xi) {
                   PV yv[NP];
                   for (int v = 0; v < NP; ++v) yv[v] = PT::load(yt + v * PT::W);
                   for (int m = 0; m < MR; ++m) {
-                    const PV xv = PT::bcast(xt + m);
+                    const PV xv = PT::bcast(xt + m * xm);
                     for (int v = 0; v < NP; ++v) acc[m][v] = PT::fma(xv, yv[v], acc[m][v]);
                   }
                 }
@@ -257,6 +279,22 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
     }
     stored[lk] = 1;
   }
+}
+
+// x is read in place where its channels fill whole tiles and a set holds
+// at most 8 taps; elsewhere from copies of its rows. A copy pays for itself
+// over many taps: in place, the tile's channels lie X apart and a power of
+// two X puts them in one cache set. Measured on one thread (min of 6-8 runs
+// each, float32 unless named): U1 8.2 -> 7.3 ms, L1 40.5 -> 38.2, L1
+// float64 73.9 -> 69.6, U2 15.9 -> 15.5 (8 taps a set); V1 47.8 -> 47.6,
+// K1 18.3 -> 18.3, F1 87.2 -> 89.9 (16-32 taps), V2 33.0 -> 33.1 (4 taps of
+// 4 positions).
+template <class T, int MR, int NV>
+void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
+  const std::int64_t NC = NV * Vec<T>::W, cyp = ceil_div(g.cy_per_group(), NC) * NC;
+  if (g.cx_per_group() % MR == 0 && wgrad_pairs_per_set<T>(g, cyp) * g.k[2] <= 8)
+    return wgrad_tiles<T, MR, NV, true>(g, x, y, w);
+  wgrad_tiles<T, MR, NV, false>(g, x, y, w);
 }
 
 }  // namespace
