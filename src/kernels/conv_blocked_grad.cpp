@@ -137,14 +137,15 @@ std::int64_t wgrad_pairs_per_set(const ConvGeom& g, std::int64_t cyp) {
 // copies of the y rows their taps meet, laid out channel-last (a vector
 // holds consecutive output channels) and split by phase along the last
 // axis; only then does it add into its share of the gradient. Items are
-// (half of the rows, set of tap pairs (k0, k1)): each sums its set's share of the gradient (laid out
-// [tap][ci][co], small enough to stay in cache) in a buffer of its thread's,
-// then, under the set's lock, stores it into w or, if the other half got
-// there first, adds it to what is there. Two partial sums added in either
+// (half of the rows, set of per_set tap pairs (k0, k1)): each sums its
+// set's share of the gradient (laid out [tap][ci][co], small enough to stay
+// in cache) in a buffer of its thread's, then, under the set's lock, stores
+// it into w or, if the other half got there first, adds it to what is
+// there. Two partial sums added in either
 // order give the same bits, so the result does not depend on the thread
 // count; and no copy of the whole gradient is kept.
 template <class T, int MR, int NV, bool InPlace>
-void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
+void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w, std::int64_t per_set) {
   using VT = Vec<T>;
   using PT = typename Pairs<T, NV>::VT;  // the registers the NV vectors sit in
   using PV = typename PT::V;
@@ -159,11 +160,12 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
   const std::int64_t nrows = g.N * g.x[0] * g.x[1];
   const double produced = wgrad_produced<T>(g);
   const std::int64_t pair_bytes = g.k[2] * cxg * cyp * static_cast<std::int64_t>(sizeof(T));
-  const std::int64_t per_set = wgrad_pairs_per_set<T>(g, cyp), sets = ceil_div(npair, per_set);
+  const std::int64_t sets = ceil_div(npair, per_set);
   // Rows of x summed per tile: about 64 positions, as far as the packed y
   // rows of a group stay within 2% per thread of what the backward produces,
-  // and with the copies of those x rows (if made) and the gradient share within 5%
-  // per thread (a tenth for the two: U1's backward 11.1% -> 9.7%).
+  // and with the copies of those x rows (if made) and the gradient share
+  // within 5% per thread (a tenth for the two: U1's backward 11.1% -> 9.7%
+  // while it copied).
   const double group_bytes = static_cast<double>(per_set * slot) * sizeof(T);
   const double row_bytes = group_bytes + (InPlace ? 0.0 : static_cast<double>(Xw * cxp) * sizeof(T));
   const double share = static_cast<double>(per_set * pair_bytes);
@@ -284,17 +286,18 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
 // x is read in place where its channels fill whole tiles and a set holds
 // at most 8 taps; elsewhere from copies of its rows. A copy pays for itself
 // over many taps: in place, the tile's channels lie X apart and a power of
-// two X puts them in one cache set. Measured on one thread (min of 6-8 runs
-// each, float32 unless named): U1 8.2 -> 7.3 ms, L1 40.5 -> 38.2, L1
-// float64 73.9 -> 69.6, U2 15.9 -> 15.5 (8 taps a set); V1 47.8 -> 47.6,
-// K1 18.3 -> 18.3, F1 87.2 -> 89.9 (16-32 taps), V2 33.0 -> 33.1 (4 taps of
-// 4 positions).
+// two X puts them in one cache set. Copies against in place, one thread
+// (min of 6-8 alternated runs each, float32 unless named): with 8 taps a
+// set U1 8.2 against 7.3 ms, L1 40.5 against 38.2, L1 float64 73.9 against
+// 69.6, U2 15.9 against 15.5; with 16-32 V1 47.8 against 47.6, K1 18.3
+// against 18.3, F1 87.2 against 89.9; V2 (4 taps of 4 positions) 33.0
+// against 33.1.
 template <class T, int MR, int NV>
 void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
   const std::int64_t NC = NV * Vec<T>::W, cyp = ceil_div(g.cy_per_group(), NC) * NC;
-  if (g.cx_per_group() % MR == 0 && wgrad_pairs_per_set<T>(g, cyp) * g.k[2] <= 8)
-    return wgrad_tiles<T, MR, NV, true>(g, x, y, w);
-  wgrad_tiles<T, MR, NV, false>(g, x, y, w);
+  const std::int64_t per_set = wgrad_pairs_per_set<T>(g, cyp);
+  if (g.cx_per_group() % MR == 0 && per_set * g.k[2] <= 8) return wgrad_tiles<T, MR, NV, true>(g, x, y, w, per_set);
+  wgrad_tiles<T, MR, NV, false>(g, x, y, w, per_set);
 }
 
 }  // namespace
