@@ -141,9 +141,9 @@ std::int64_t wgrad_pairs_per_set(const ConvGeom& g, std::int64_t cyp) {
 // set's share of the gradient (laid out [tap][ci][co], small enough to stay
 // in cache) in a buffer of its thread's, then, under the set's lock, stores
 // it into w or, if the other half got there first, adds it to what is
-// there. Two partial sums added in either
-// order give the same bits, so the result does not depend on the thread
-// count; and no copy of the whole gradient is kept.
+// there. Two partial sums added in either order give the same bits, so the
+// result does not depend on the thread count; and no copy of the whole
+// gradient is kept.
 template <class T, int MR, int NV, bool InPlace>
 void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w, std::int64_t per_set) {
   using VT = Vec<T>;
