@@ -2,7 +2,9 @@
 //   - one or two channel pairs per group (depthwise): the depthwise kernels
 //     (conv_depthwise.cpp), in the widest instruction set the CPU has (or
 //     LUCID_ISA says);
-//   - few channels per group or a tiny problem: direct loops;
+//   - few channels per group or a tiny problem: direct loops (one gradient
+//     alone on a serial problem: the direct backward, which copies each y
+//     element a tap brings to x once for all x channels);
 //   - rows long enough to fill register tiles (AVX2 and up): the blocked
 //     kernels (conv_blocked.cpp, conv_blocked_grad.cpp);
 //   - shorter rows, channels in whole vectors (AVX2 and up): the channels
@@ -171,6 +173,7 @@ void conv_gather(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x)
   if (use_depthwise(g)) { LUCID_DIRECT(conv_gather_depthwise, g, y, w, bias, x) }
   if (use_blocked_gather(g)) { LUCID_DIRECT(conv_gather_blocked, g, y, w, bias, x) }
   if (!use_direct(g)) return conv_gather_gemm(g, y, w, bias, x);
+  if (!g.worth_threads()) { LUCID_DIRECT(conv_backward_direct, g, nullptr, w, y, bias, x, nullptr) }
   LUCID_DIRECT(conv_gather_direct, g, y, w, bias, x)
 }
 template <class T>
@@ -183,6 +186,7 @@ void conv_weight_grad(const ConvGeom& g, const T* x, const T* y, T* w) {
     if (rows_fit(g)) return conv_backward_rows<T>(g, x, nullptr, y, nullptr, w);
     return conv_weight_grad_gemm(g, x, y, w);
   }
+  if (!g.worth_threads()) { LUCID_DIRECT(conv_backward_direct, g, x, nullptr, y, nullptr, nullptr, w) }
   LUCID_DIRECT(conv_weight_grad_direct, g, x, y, w)
 }
 namespace {
