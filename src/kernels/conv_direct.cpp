@@ -1,18 +1,18 @@
 // Direct convolution kernels for few channels per group (depthwise and the
 // like) and for tiny problems, where a matrix product has nothing to block.
-// Row-wise loops over the stride phases that the compiler vectorises; this
-// file is compiled once per instruction set (LUCID_ISA names the namespace)
-// and conv_dispatch.cpp picks one at run time.
+// Row-wise loops over the stride phases that the compiler vectorises, and
+// the direct backward's blocks in explicit vectors; this file is compiled
+// once per instruction set (LUCID_ISA names the namespace) and
+// conv_dispatch.cpp picks one at run time.
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "conv_direct.h"
 #include "conv_phases.h"
 #include "isa_target.h"
 
-#if LUCID_ISA_LEVEL >= 1
 #include <immintrin.h>
-#endif
 
 LUCID_ISA_BEGIN
 #if LUCID_ISA_LEVEL >= 1
@@ -166,34 +166,84 @@ void conv_weight_grad_direct(const ConvGeom& g, const T* x, const T* y, T* w) {
       }
 }
 
-// How many x rows (of the X0 x X1 rows of one sample) the direct backward
-// copies y for at a time: as many as fit, with the weight gradient's
-// partial sums (L per x channel of a group, if it computes that gradient),
-// within 9% of the gradients it writes; at least one.
-inline std::int64_t direct_backward_rows(const ConvGeom& g, std::size_t elem, int L, bool gx, bool gw) {
-  const double written = (gx ? static_cast<double>(g.N * g.Cx * g.x_spatial()) : 0.0) +
-                         (gw ? static_cast<double>(g.Cx * g.cy_per_group() * g.taps()) : 0.0);
-  const double budget = 0.09 * written * static_cast<double>(elem);
-  const double fixed = gw ? static_cast<double>(g.cx_per_group() * L) * static_cast<double>(elem) : 0.0;
-  const double per_row = static_cast<double>(g.x[2]) * static_cast<double>(elem);
-  const std::int64_t fit = static_cast<std::int64_t>((budget - fixed) / per_row);
-  return std::clamp<std::int64_t>(fit, 1, g.x[0] * g.x[1]);
-}
-
-// The direct backward's partial sums per weight-gradient element: one
-// vector's lanes (512-bit with AVX-512, 256-bit otherwise).
+// The direct backward's vector width (T elements): 512-bit with AVX-512,
+// 256-bit otherwise (without AVX2 it only rounds the blocks).
 template <class T>
-constexpr int direct_lanes() {
+constexpr int direct_width() {
   return (LUCID_ISA_LEVEL == 2 ? 64 : 32) / static_cast<int>(sizeof(T));
 }
 
-// One x channel's share of a direct backward pass over P positions: its
-// input gradient gr += wv * col (if gr), and the products xr * col into its
-// partial sums pc (if xr), lane l taking the positions l mod L.
+// How many x rows (of the X0 x X1 rows of one sample) the direct backward
+// takes at a time: its copy holds k[2] rows of y elements per x row, within
+// 9% of x and of w if it computes the weight gradient (at least one row:
+// the weight gradient alone, far smaller than x, would otherwise take its
+// blocks one row at a time, and S1's took 0.054 ms instead of 0.016), and a
+// block's length is kept a whole number of vectors where that costs at most
+// half the rows.
+inline std::int64_t direct_backward_rows(const ConvGeom& g, std::size_t elem, int width, bool gw) {
+  const double sized = static_cast<double>(g.N * g.Cx * g.x_spatial()) +
+                       (gw ? static_cast<double>(g.Cx * g.cy_per_group() * g.taps()) : 0.0);
+  const double per_row = static_cast<double>(g.k[2] * g.x[2]) * static_cast<double>(elem);
+  const std::int64_t fit = std::clamp<std::int64_t>(
+      static_cast<std::int64_t>(0.09 * sized * static_cast<double>(elem) / per_row), 1, g.x[0] * g.x[1]);
+  for (std::int64_t b = fit; 2 * b >= fit; --b)
+    if ((b * g.x[2]) % width == 0) return b;
+  return fit;
+}
+
+#if LUCID_ISA_LEVEL >= 1
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
+}
+inline double hsum(__m256d v) {
+  const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+#if LUCID_ISA_LEVEL == 2
+// (the halves through memory: GCC 12 warns on the intrinsics that extract or shuffle them)
+inline float hsum(__m512 v) {
+  alignas(64) float t[16];
+  _mm512_store_ps(t, v);
+  return hsum(_mm256_add_ps(_mm256_load_ps(t), _mm256_load_ps(t + 8)));
+}
+inline double hsum(__m512d v) {
+  alignas(64) double t[8];
+  _mm512_store_pd(t, v);
+  return hsum(_mm256_add_pd(_mm256_load_pd(t), _mm256_load_pd(t + 4)));
+}
+#endif
+#endif
+
+// dst[c] = src[2 * c] for c in [lo, hi), where src[0, end) may be read:
+// 128-bit loads of 8 floats (4 doubles) and a shuffle of the even ones, the
+// last few one at a time.
 template <class T>
-inline void direct_pass_rows(const T* col, std::int64_t P, T wv, T* gr, const T* xr, T* pc) {
-  constexpr int L = direct_lanes<T>();
+inline void copy_even(const T* src, std::int64_t end, std::int64_t lo, std::int64_t hi, T* dst) {
+  constexpr std::int64_t n = 16 / sizeof(T);  // results per chunk
+  std::int64_t c = lo;
+  for (; c + n <= hi && 2 * (c + n) <= end; c += n) {
+    if constexpr (sizeof(T) == 4) {
+      const __m128 a = _mm_loadu_ps(src + 2 * c), b = _mm_loadu_ps(src + 2 * c + 4);
+      _mm_storeu_ps(dst + c, _mm_shuffle_ps(a, b, 0x88));
+    } else {
+      const __m128d a = _mm_loadu_pd(src + 2 * c), b = _mm_loadu_pd(src + 2 * c + 2);
+      _mm_storeu_pd(dst + c, _mm_unpacklo_pd(a, b));
+    }
+  }
+  for (; c < hi; ++c) dst[c] = src[2 * c];
+}
+
+// One x channel's share of a block in the direct backward, for NK taps along
+// the last axis: col holds NK rows of P y elements (tap k's at col + k * P);
+// with GX its input gradient gr += sum over k of wk[k] * row k, with GW its
+// weight gradient gwk[k] += the dot of its x rows xr with row k. The input
+// gradient is loaded and stored once for all NK taps, and x read once.
+template <class T, int NK, bool GX, bool GW>
+inline void direct_block(const T* col, std::int64_t P, const T* wk, T* gr, const T* xr, T* gwk) {
   std::int64_t j = 0;
+  T tail[NK] = {};
 #if LUCID_ISA_LEVEL >= 1
 #if LUCID_ISA_LEVEL == 2
   using VT = Vec512<T>;
@@ -201,98 +251,126 @@ inline void direct_pass_rows(const T* col, std::int64_t P, T wv, T* gr, const T*
   using VT = Vec<T>;
 #endif
   using V = typename VT::V;
-  static_assert(VT::W == L);
-  const V wb = VT::bcast(&wv);
-  if (gr && xr) {
-    V acc = VT::load(pc);
-    for (; j + L <= P; j += L) {
-      const V c = VT::load(col + j);
-      VT::store(gr + j, VT::fma(wb, c, VT::load(gr + j)));
-      acc = VT::fma(VT::load(xr + j), c, acc);
-    }
-    VT::store(pc, acc);
-  } else if (gr) {
-    for (; j + L <= P; j += L) VT::store(gr + j, VT::fma(wb, VT::load(col + j), VT::load(gr + j)));
-  } else if (xr) {
-    V acc = VT::load(pc);
-    for (; j + L <= P; j += L) acc = VT::fma(VT::load(xr + j), VT::load(col + j), acc);
-    VT::store(pc, acc);
+  constexpr int W = VT::W;
+  static_assert(W == direct_width<T>());
+  V wv[NK], acc[NK];
+  for (int k = 0; k < NK; ++k) {
+    if constexpr (GX) wv[k] = VT::bcast(wk + k);
+    acc[k] = VT::zero();
   }
+  for (; j + W <= P; j += W) {
+    V gv, xv;
+    if constexpr (GX) gv = VT::load(gr + j);
+    if constexpr (GW) xv = VT::load(xr + j);
+    for (int k = 0; k < NK; ++k) {
+      const V c = VT::load(col + k * P + j);
+      if constexpr (GX) gv = VT::fma(wv[k], c, gv);
+      if constexpr (GW) acc[k] = VT::fma(xv, c, acc[k]);
+    }
+    if constexpr (GX) VT::store(gr + j, gv);
+  }
+  if constexpr (GW)
+    for (int k = 0; k < NK; ++k) tail[k] = hsum(acc[k]);
 #endif
-  for (std::int64_t k = j; gr && k < P; ++k) gr[k] += wv * col[k];
-  for (std::int64_t k = j; xr && k < P; ++k) pc[k % L] += xr[k] * col[k];  // (j: a multiple of L)
+  for (; j < P; ++j) {
+    T gv = GX ? gr[j] : T(0);
+    for (int k = 0; k < NK; ++k) {
+      if constexpr (GX) gv += wk[k] * col[k * P + j];
+      if constexpr (GW) tail[k] += xr[j] * col[k * P + j];
+    }
+    if constexpr (GX) gr[j] = gv;
+  }
+  if constexpr (GW)
+    for (int k = 0; k < NK; ++k) gwk[k] += tail[k];
+}
+
+// direct_block for any number of taps: groups of four, then the rest.
+template <class T, bool GX, bool GW>
+void direct_block_taps(const T* col, std::int64_t P, std::int64_t K2, const T* wk, T* gr, const T* xr, T* gwk) {
+  std::int64_t k = 0;
+  for (; k + 4 <= K2; k += 4) direct_block<T, 4, GX, GW>(col + k * P, P, wk + k, gr, xr, gwk + k);
+  switch (K2 - k) {
+    case 1: return direct_block<T, 1, GX, GW>(col + k * P, P, wk + k, gr, xr, gwk + k);
+    case 2: return direct_block<T, 2, GX, GW>(col + k * P, P, wk + k, gr, xr, gwk + k);
+    case 3: return direct_block<T, 3, GX, GW>(col + k * P, P, wk + k, gr, xr, gwk + k);
+    default: return;
+  }
 }
 
 // Both gradients of a small convolution (or either alone; bx, if given, is
 // added to the input gradient: a forward convolution's bias) with no column
-// matrix. For each y channel and tap (one pass), the y elements the tap
-// brings to a block of x rows (one sample) are copied into one contiguous
-// row of scratch (zeros where they fall outside y), and every x channel of
-// the group adds w times it into its input-gradient rows and the products
-// with its x rows into L partial sums of its weight gradient, combined when
-// the pass ends. Each y element is read once per pass however many x
-// channels use it, the strided reads happen in the copy, and every
-// multiply-add runs along contiguous rows. Serial: each result sums its
-// terms in a fixed order.
-template <class T>
-void conv_backward_direct(const ConvGeom& g, const T* x, const T* w, const T* y, const T* bx, T* gx, T* gw) {
-  constexpr int L = direct_lanes<T>();
+// matrix. For each block of x rows (one sample), y channel and (k0, k1)
+// that reaches y, the y elements each tap k2 brings to the block are copied
+// into k[2] contiguous rows of the block's length (zeros where they fall
+// outside y): the strided reads happen once, not once per x channel. Every
+// x channel of the group then adds w times the rows into its input
+// gradient (loaded and stored once for all k2) and the dots of its x rows
+// with them into its weight gradient. Serial: each result sums its terms in
+// a fixed order (the weight gradient block by block, each block's dot in
+// vector lanes combined in a fixed order).
+template <class T, bool GX, bool GW>
+void backward_direct(const ConvGeom& g, const T* x, const T* w, const T* y, const T* bx, T* gx, T* gw) {
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
-  const std::int64_t X = g.x_spatial(), Y = g.y_spatial(), R = g.x[0] * g.x[1], X2 = g.x[2];
-  const std::int64_t B = direct_backward_rows(g, sizeof(T), L, gx != nullptr, gw != nullptr);
-  T* col = thread_scratch<T>(static_cast<std::size_t>(B * X2 + (gw ? cxg * L : 0)), 0);
-  T* part = col + B * X2;
-  if (gx)
+  const std::int64_t X = g.x_spatial(), Y = g.y_spatial(), R = g.x[0] * g.x[1], X2 = g.x[2], K2 = g.k[2];
+  const std::int64_t B = direct_backward_rows(g, sizeof(T), direct_width<T>(), GW);
+  T* col = thread_scratch<T>(static_cast<std::size_t>(K2 * B * X2), 0);
+  // per tap along the last axis: the x columns whose y element lies in the row
+  std::vector<std::int64_t> lo(static_cast<std::size_t>(K2)), hi(static_cast<std::size_t>(K2));
+  for (std::int64_t k2 = 0; k2 < K2; ++k2)
+    valid_inputs(X2, g.y[2], g.s[2], g.pad[2], k2 * g.d[2], lo[static_cast<std::size_t>(k2)], hi[static_cast<std::size_t>(k2)]);
+  if constexpr (GX)
     for (std::int64_t nc = 0; nc < g.N * g.Cx; ++nc) std::fill_n(gx + nc * X, X, bx ? bx[nc % g.Cx] : T(0));
-  for (std::int64_t cy = 0; cy < g.Cy; ++cy) {
-    const std::int64_t grp = cy / cyg, cyl = cy % cyg, cx0 = grp * cxg;
-    for (std::int64_t kf = 0; kf < K; ++kf) {
-      const std::int64_t k0 = kf / (g.k[1] * g.k[2]), k1 = (kf / g.k[2]) % g.k[1], k2 = kf % g.k[2];
-      const std::int64_t o0 = -g.pad[0] + k0 * g.d[0], o1 = -g.pad[1] + k1 * g.d[1], o2 = -g.pad[2] + k2 * g.d[2];
-      std::int64_t lo, hi;
-      valid_inputs(X2, g.y[2], g.s[2], g.pad[2], k2 * g.d[2], lo, hi);
-      if (gw) std::fill(part, part + cxg * L, T(0));
-      for (std::int64_t n = 0; n < g.N && hi > lo; ++n) {
+  if constexpr (GW) std::fill(gw, gw + g.Cx * cyg * K, T(0));
+  for (std::int64_t n = 0; n < g.N; ++n)
+    for (std::int64_t r0 = 0; r0 < R; r0 += B) {
+      const std::int64_t nb = std::min(B, R - r0), P = nb * X2;
+      for (std::int64_t cy = 0; cy < g.Cy; ++cy) {
+        const std::int64_t grp = cy / cyg, cyl = cy % cyg;
         const T* yc = y + (n * g.Cy + cy) * Y;
-        for (std::int64_t r0 = 0; r0 < R; r0 += B) {
-          const std::int64_t nb = std::min(B, R - r0), P = nb * X2;
-          // rows outside y and the ends of rows beyond it stay zero
-          std::fill(col, col + P, T(0));
-          bool any = false;
-          std::int64_t id = r0 / g.x[1], ih = r0 % g.x[1];
-          for (std::int64_t r = 0; r < nb; ++r) {
-            const std::int64_t od = id * g.s[0] + o0, oh = ih * g.s[1] + o1;
-            if (++ih == g.x[1]) ih = 0, ++id;
-            if (od < 0 || od >= g.y[0] || oh < 0 || oh >= g.y[1]) continue;
-            any = true;
-            T* dst = col + r * X2;
-            const T* yr = yc + (od * g.y[1] + oh) * g.y[2] + o2;  // x column c meets yr[c * s]
-            if (g.s[2] == 1) {
-              for (std::int64_t c = lo; c < hi; ++c) dst[c] = yr[c];
-            } else if (g.s[2] == 2) {
-              for (std::int64_t c = lo; c < hi; ++c) dst[c] = yr[2 * c];
-            } else {
-              const std::int64_t sw = g.s[2];
-              for (std::int64_t c = lo; c < hi; ++c) dst[c] = yr[c * sw];
+        for (std::int64_t k0 = 0; k0 < g.k[0]; ++k0)
+          for (std::int64_t k1 = 0; k1 < g.k[1]; ++k1) {
+            const std::int64_t o0 = -g.pad[0] + k0 * g.d[0], o1 = -g.pad[1] + k1 * g.d[1];
+            std::fill(col, col + K2 * P, T(0));  // rows outside y and row ends beyond it stay zero
+            bool any = false;
+            std::int64_t id = r0 / g.x[1], ih = r0 % g.x[1];
+            for (std::int64_t r = 0; r < nb; ++r) {
+              const std::int64_t od = id * g.s[0] + o0, oh = ih * g.s[1] + o1;
+              if (++ih == g.x[1]) ih = 0, ++id;
+              if (od < 0 || od >= g.y[0] || oh < 0 || oh >= g.y[1]) continue;
+              any = true;
+              const T* yrow = yc + (od * g.y[1] + oh) * g.y[2];
+              for (std::int64_t k2 = 0; k2 < K2; ++k2) {
+                T* dst = col + k2 * P + r * X2;
+                const std::int64_t o2 = -g.pad[2] + k2 * g.d[2], a = lo[static_cast<std::size_t>(k2)],
+                                   e = hi[static_cast<std::size_t>(k2)];
+                const T* yr = yrow + o2;  // x column c meets yr[c * s]
+                if (g.s[2] == 1) {
+                  for (std::int64_t c = a; c < e; ++c) dst[c] = yr[c];
+                } else if (g.s[2] == 2) {
+                  copy_even(yr, g.y[2] - o2, a, e, dst);
+                } else {
+                  const std::int64_t sw = g.s[2];
+                  for (std::int64_t c = a; c < e; ++c) dst[c] = yr[c * sw];
+                }
+              }
+            }
+            if (!any) continue;
+            const std::int64_t kk = (k0 * g.k[1] + k1) * K2;
+            for (std::int64_t cx = grp * cxg; cx < (grp + 1) * cxg; ++cx) {
+              const std::int64_t at = (n * g.Cx + cx) * X + r0 * X2, wi = (cx * cyg + cyl) * K + kk;
+              direct_block_taps<T, GX, GW>(col, P, K2, GX ? w + wi : nullptr, GX ? gx + at : nullptr,
+                                           GW ? x + at : nullptr, GW ? gw + wi : nullptr);
             }
           }
-          if (!any) continue;
-          for (std::int64_t cx = cx0; cx < cx0 + cxg; ++cx) {
-            const std::int64_t at = (n * g.Cx + cx) * X + r0 * X2;
-            direct_pass_rows<T>(col, P, gx ? w[(cx * cyg + cyl) * K + kf] : T(0), gx ? gx + at : nullptr,
-                                gw ? x + at : nullptr, part + (cx - cx0) * L);
-          }
-        }
       }
-      if (gw)
-        for (std::int64_t c = 0; c < cxg; ++c) {
-          T* pc = part + c * L;
-          for (int h = L / 2; h > 0; h /= 2)
-            for (int l = 0; l < h; ++l) pc[l] += pc[l + h];
-          gw[((cx0 + c) * cyg + cyl) * K + kf] = pc[0];
-        }
     }
-  }
+}
+
+template <class T>
+void conv_backward_direct(const ConvGeom& g, const T* x, const T* w, const T* y, const T* bx, T* gx, T* gw) {
+  if (gx && gw) return backward_direct<T, true, true>(g, x, w, y, bx, gx, gw);
+  if (gx) return backward_direct<T, true, false>(g, x, w, y, bx, gx, gw);
+  if (gw) return backward_direct<T, false, true>(g, x, w, y, bx, gx, gw);
 }
 
 #define LUCID_INSTANTIATE(T)                                                                \

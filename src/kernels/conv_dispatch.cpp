@@ -2,9 +2,10 @@
 //   - one or two channel pairs per group (depthwise): the depthwise kernels
 //     (conv_depthwise.cpp), in the widest instruction set the CPU has (or
 //     LUCID_ISA says);
-//   - few channels per group or a tiny problem: direct loops (one gradient
-//     alone on a serial problem: the direct backward, which copies each y
-//     element a tap brings to x once for all x channels);
+//   - few channels per group or a tiny problem: direct loops (gradients of
+//     a problem too small for threads with at most 64 channel pairs per
+//     group: the direct backward, which copies the y elements each tap
+//     brings to x once for all x channels);
 //   - rows long enough to fill register tiles (AVX2 and up): the blocked
 //     kernels (conv_blocked.cpp, conv_blocked_grad.cpp);
 //   - shorter rows, channels in whole vectors (AVX2 and up): the channels
@@ -51,6 +52,19 @@ Isa isa() {
 bool use_depthwise(const ConvGeom& g) { return g.cx_per_group() * g.cy_per_group() <= 2; }
 
 bool use_direct(const ConvGeom& g) { return g.cx_per_group() * g.cy_per_group() <= 8 || g.macs() < 262144.0; }
+
+// The direct backward (no column matrix, serial) for problems too small for
+// threads with at most 64 channel pairs per group; more, and the products
+// that block over channels win (16 -> 16 channels, 6^3, 3^3 taps at stride
+// 2: 0.20 ms against 0.17 for both gradients, one thread). At 32-64 pairs
+// the two are level (S2, 8 -> 4: both gradients 0.045-0.046 ms against
+// 0.047-0.048; its weight gradient alone 0.029 against 0.041, its input
+// gradient alone 0.046 against 0.038); with few it is far ahead (S1, 4 -> 2:
+// both 0.026 against 0.028-0.034, input gradient alone 0.019 against 0.110
+// with the per-tap loops, weight gradient alone 0.016 against 0.127).
+bool use_direct_backward(const ConvGeom& g) {
+  return !g.worth_threads() && g.cx_per_group() * g.cy_per_group() <= 64;
+}
 
 // The forward as per-phase products (conv_scatter_gemm) pays off when the
 // phases do not overlap and the output channels fill a product (k = s, many
@@ -172,8 +186,8 @@ void conv_gather(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x)
   if (!gemm_supported(g)) return conv_gather_reference(g, y, w, bias, x);
   if (use_depthwise(g)) { LUCID_DIRECT(conv_gather_depthwise, g, y, w, bias, x) }
   if (use_blocked_gather(g)) { LUCID_DIRECT(conv_gather_blocked, g, y, w, bias, x) }
+  if (use_direct_backward(g)) { LUCID_DIRECT(conv_backward_direct, g, nullptr, w, y, bias, x, nullptr) }
   if (!use_direct(g)) return conv_gather_gemm(g, y, w, bias, x);
-  if (!g.worth_threads()) { LUCID_DIRECT(conv_backward_direct, g, nullptr, w, y, bias, x, nullptr) }
   LUCID_DIRECT(conv_gather_direct, g, y, w, bias, x)
 }
 template <class T>
@@ -181,12 +195,12 @@ void conv_weight_grad(const ConvGeom& g, const T* x, const T* y, T* w) {
   if (!gemm_supported(g)) return conv_weight_grad_reference(g, x, y, w);
   if (use_depthwise(g)) { LUCID_DIRECT(conv_weight_grad_depthwise, g, x, y, w) }
   if (use_blocked_backward(g)) { LUCID_DIRECT(conv_weight_grad_blocked, g, x, y, w) }
+  if (use_direct_backward(g)) { LUCID_DIRECT(conv_backward_direct, g, x, nullptr, y, nullptr, nullptr, w) }
   if (!use_direct(g)) {
     if (halves_fit(g, sizeof(T))) return conv_backward_halves<T>(g, x, nullptr, y, nullptr, w);
     if (rows_fit(g)) return conv_backward_rows<T>(g, x, nullptr, y, nullptr, w);
     return conv_weight_grad_gemm(g, x, y, w);
   }
-  if (!g.worth_threads()) { LUCID_DIRECT(conv_backward_direct, g, x, nullptr, y, nullptr, nullptr, w) }
   LUCID_DIRECT(conv_weight_grad_direct, g, x, y, w)
 }
 namespace {
@@ -204,6 +218,10 @@ void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T*
   // overlapping taps take the blocked gather and weight gradient, and the
   // bias gradient is a pass of its own.
   if (gemm_supported(g) && use_depthwise(g)) { LUCID_DIRECT(conv_backward_depthwise, g, x, w, y, gx, gw, gb) }
+  if ((gx || gw) && gemm_supported(g) && use_direct_backward(g)) {
+    if (gb) channel_sum<T>(g.N, g.Cy, g.y_spatial(), y, gb);
+    LUCID_DIRECT(conv_backward_direct, g, x, w, y, nullptr, gx, gw)
+  }
   if (gx && gw && gemm_supported(g) && use_channels_backward(g, sizeof(T))) {
     if (gb) channel_sum<T>(g.N, g.Cy, g.y_spatial(), y, gb);
     LUCID_DIRECT(conv_backward_channels, g, x, w, y, gx, gw)
