@@ -2,10 +2,10 @@
 //   - one or two channel pairs per group (depthwise): the depthwise kernels
 //     (conv_depthwise.cpp), in the widest instruction set the CPU has (or
 //     LUCID_ISA says);
-//   - few channels per group or a tiny problem: direct loops (gradients of
-//     a problem too small for threads with at most 64 channel pairs per
-//     group: the direct backward, which copies the y elements each tap
-//     brings to x once for all x channels);
+//   - gradients with few channels (use_direct_backward): the direct
+//     backward, which copies the y elements each tap brings to x once for
+//     all x channels;
+//   - few channels per group or a tiny problem: direct loops;
 //   - rows long enough to fill register tiles (AVX2 and up): the blocked
 //     kernels (conv_blocked.cpp, conv_blocked_grad.cpp);
 //   - shorter rows, channels in whole vectors (AVX2 and up): the channels
@@ -53,17 +53,23 @@ bool use_depthwise(const ConvGeom& g) { return g.cx_per_group() * g.cy_per_group
 
 bool use_direct(const ConvGeom& g) { return g.cx_per_group() * g.cy_per_group() <= 8 || g.macs() < 262144.0; }
 
-// The direct backward (no column matrix, serial) for problems too small for
-// threads with at most 64 channel pairs per group; more, and the products
+// The direct backward (no column matrix) for at most 64 channel pairs per
+// group, where the problem is too small for threads or has few y channels
+// (4 or fewer per group) or few pairs (8 or fewer); otherwise the kernels
 // that block over channels win (16 -> 16 channels, 6^3, 3^3 taps at stride
-// 2: 0.20 ms against 0.17 for both gradients, one thread). At 32-64 pairs
-// the two are level (S2, 8 -> 4: both gradients 0.045-0.046 ms against
-// 0.047-0.048; its weight gradient alone 0.029 against 0.041, its input
-// gradient alone 0.046 against 0.038); with few it is far ahead (S1, 4 -> 2:
-// both 0.026 against 0.028-0.034, input gradient alone 0.019 against 0.110
-// with the per-tap loops, weight gradient alone 0.016 against 0.127).
+// 2: 0.20 ms against 0.17 for both gradients, one thread; 8 -> 8 at 32^3,
+// stride 1: 5.2 against 3.0). Both gradients, one thread (build/bench/
+// kernel_time ... float32 bwd): S1 (4 -> 2) 0.026 ms against 0.028-0.034
+// with the shared-column products, S2 (8 -> 4) 0.045-0.046 against
+// 0.047-0.048; two threads: 16 -> 1 at 32^3 (2^3 taps, stride 2) 0.28
+// against 0.80, 32 -> 1 (3^3, stride 1) 1.36 against 4.23, 8 -> 2 (3^3,
+// stride 2) 0.98 against 1.98. One gradient alone of S1: the input gradient
+// 0.019 against 0.110, the weight gradient 0.016 against 0.127 (the per-tap
+// loops); S2's input gradient alone is the loss, 0.046 against 0.038.
 bool use_direct_backward(const ConvGeom& g) {
-  return !g.worth_threads() && g.cx_per_group() * g.cy_per_group() <= 64;
+  if (isa() == Isa::Base) return false;
+  const std::int64_t pairs = g.cx_per_group() * g.cy_per_group();
+  return pairs <= 64 && (!g.worth_threads() || g.cy_per_group() <= 4 || pairs <= 8);
 }
 
 // The forward as per-phase products (conv_scatter_gemm) pays off when the
