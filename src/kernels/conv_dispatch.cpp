@@ -54,22 +54,31 @@ bool use_depthwise(const ConvGeom& g) { return g.cx_per_group() * g.cy_per_group
 bool use_direct(const ConvGeom& g) { return g.cx_per_group() * g.cy_per_group() <= 8 || g.macs() < 262144.0; }
 
 // The direct backward (no column matrix) for at most 64 channel pairs per
-// group, where the problem is too small for threads or has few y channels
-// (4 or fewer per group) or few pairs (8 or fewer); otherwise the kernels
-// that block over channels win (16 -> 16 channels, 6^3, 3^3 taps at stride
-// 2: 0.20 ms against 0.17 for both gradients, one thread; 8 -> 8 at 32^3,
-// stride 1: 5.2 against 3.0). Both gradients, one thread (build/bench/
-// kernel_time ... float32 bwd): S1 (4 -> 2) 0.026 ms against 0.028-0.034
-// with the shared-column products, S2 (8 -> 4) 0.045-0.046 against
-// 0.047-0.048; two threads: 16 -> 1 at 32^3 (2^3 taps, stride 2) 0.28
-// against 0.80, 32 -> 1 (3^3, stride 1) 1.36 against 4.23, 8 -> 2 (3^3,
-// stride 2) 0.98 against 1.98. One gradient alone of S1: the input gradient
-// 0.019 against 0.110, the weight gradient 0.016 against 0.127 (the per-tap
-// loops); S2's input gradient alone is the loss, 0.046 against 0.038.
-bool use_direct_backward(const ConvGeom& g) {
+// group where the problem is too small for threads; with threads, for at
+// most 27 taps and, in float32, at most 4 y channels per group or 8 pairs,
+// in float64 one y channel (with more, the kernels that block over
+// channels win: float64 8 -> 4 at 32^3, 2^3 taps at stride 2, 2.74 ms
+// against 2.55; 16 -> 4 at 24^3, 3^3 at stride 1, 4.04 against 3.13; with
+// 4^3 taps, 8 -> 1 in float32 3.28 against 3.02, in float64 6.9 against
+// 5.2; and 16 -> 16 channels at 6^3 on one thread 0.20 against 0.17).
+// One thread, build/bench/kernel_time ... bwd, minima, against the kernels
+// it replaced: S1 (4 -> 2) 0.026 ms against 0.028-0.034 with the
+// shared-column products, S2 (8 -> 4) 0.045-0.046 against 0.047-0.048;
+// 16 -> 1 at 32^3 (2^3 taps, stride 2) float64 0.93 against 2.36; 32 -> 1
+// (3^3, stride 1) float64 5.6-6.1 against 10.1-12.9; float32 8 -> 4 at
+// 32^3 (2^3, stride 2) 1.25 against 1.87, 16 -> 2 (3^3, stride 2) 2.78
+// against 6.08. Two threads, float32: 16 -> 1 0.28 against 0.80, 32 -> 1
+// 1.36 against 4.23, 8 -> 2 (3^3, stride 2) 0.98 against 1.98. One
+// gradient alone of S1: the input gradient 0.019 against 0.110, the weight
+// gradient 0.016 against 0.127 (the per-tap loops); S2's input gradient
+// alone is the loss, 0.046 against 0.038.
+bool use_direct_backward(const ConvGeom& g, std::size_t elem) {
   if (isa() == Isa::Base) return false;
-  const std::int64_t pairs = g.cx_per_group() * g.cy_per_group();
-  return pairs <= 64 && (!g.worth_threads() || g.cy_per_group() <= 4 || pairs <= 8);
+  const std::int64_t cyg = g.cy_per_group(), pairs = g.cx_per_group() * cyg;
+  if (pairs > 64) return false;
+  if (!g.worth_threads()) return true;
+  if (g.taps() > 27) return false;
+  return elem == sizeof(float) ? cyg <= 4 || pairs <= 8 : cyg == 1;
 }
 
 // The forward as per-phase products (conv_scatter_gemm) pays off when the
@@ -192,7 +201,7 @@ void conv_gather(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x)
   if (!gemm_supported(g)) return conv_gather_reference(g, y, w, bias, x);
   if (use_depthwise(g)) { LUCID_DIRECT(conv_gather_depthwise, g, y, w, bias, x) }
   if (use_blocked_gather(g)) { LUCID_DIRECT(conv_gather_blocked, g, y, w, bias, x) }
-  if (use_direct_backward(g)) { LUCID_DIRECT(conv_backward_direct, g, nullptr, w, y, bias, x, nullptr) }
+  if (use_direct_backward(g, sizeof(T))) { LUCID_DIRECT(conv_backward_direct, g, nullptr, w, y, bias, x, nullptr) }
   if (!use_direct(g)) return conv_gather_gemm(g, y, w, bias, x);
   LUCID_DIRECT(conv_gather_direct, g, y, w, bias, x)
 }
@@ -201,7 +210,7 @@ void conv_weight_grad(const ConvGeom& g, const T* x, const T* y, T* w) {
   if (!gemm_supported(g)) return conv_weight_grad_reference(g, x, y, w);
   if (use_depthwise(g)) { LUCID_DIRECT(conv_weight_grad_depthwise, g, x, y, w) }
   if (use_blocked_backward(g)) { LUCID_DIRECT(conv_weight_grad_blocked, g, x, y, w) }
-  if (use_direct_backward(g)) { LUCID_DIRECT(conv_backward_direct, g, x, nullptr, y, nullptr, nullptr, w) }
+  if (use_direct_backward(g, sizeof(T))) { LUCID_DIRECT(conv_backward_direct, g, x, nullptr, y, nullptr, nullptr, w) }
   if (!use_direct(g)) {
     if (halves_fit(g, sizeof(T))) return conv_backward_halves<T>(g, x, nullptr, y, nullptr, w);
     if (rows_fit(g)) return conv_backward_rows<T>(g, x, nullptr, y, nullptr, w);
@@ -224,7 +233,7 @@ void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T*
   // overlapping taps take the blocked gather and weight gradient, and the
   // bias gradient is a pass of its own.
   if (gemm_supported(g) && use_depthwise(g)) { LUCID_DIRECT(conv_backward_depthwise, g, x, w, y, gx, gw, gb) }
-  if ((gx || gw) && gemm_supported(g) && use_direct_backward(g)) {
+  if ((gx || gw) && gemm_supported(g) && use_direct_backward(g, sizeof(T))) {
     if (gb) channel_sum<T>(g.N, g.Cy, g.y_spatial(), y, gb);
     LUCID_DIRECT(conv_backward_direct, g, x, w, y, nullptr, gx, gw)
   }
