@@ -591,7 +591,7 @@ TEST(Kernels, DirectBackwardMatchesReference) {
 
 // The direct backward on problems worth threads (a decoder's last layer,
 // 16 -> 1 channel; 3^3 taps at stride 2 in two samples; groups; a 2-D
-// one), through the dispatcher: against the reference, and bitwise the same
+// one; 2 -> 16 channels at stride 2), through the dispatcher: against the reference, and bitwise the same
 // with one thread and two (its parts of the weight gradient do not depend
 // on the thread count). float64 takes it with one y channel per group.
 template <class T>
@@ -639,6 +639,7 @@ TEST(Kernels, DirectBackwardThreadsBitwise) {
   flat.pad[1] = flat.pad[2] = 1;
   flat.y[1] = flat.y[2] = 96;
   geoms.push_back(flat);
+  geoms.push_back(Cubic{1, 2, 16, 24, 3, 2, 1, 1}.geom());  // few x channels, many y channels
   for (const ConvGeom& g : geoms) check_direct_backward_threads<float>(g);
   check_direct_backward_threads<double>(geoms[0]);
   check_direct_backward_threads<double>(geoms[1]);

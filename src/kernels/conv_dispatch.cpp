@@ -55,8 +55,11 @@ bool use_direct(const ConvGeom& g) { return g.cx_per_group() * g.cy_per_group() 
 
 // The direct backward (no column matrix) for at most 64 channel pairs per
 // group where the problem is too small for threads; with threads, for at
-// most 27 taps and, in float32, at most 4 y channels per group or 8 pairs,
-// in float64 one y channel (with more, the kernels that block over
+// most 27 taps and, in float32, at most 4 y channels per group, 8 pairs, or
+// at most 4 x channels at stride 2 and up along rows (2 -> 16 at 32^3, 3^3
+// taps: 9.4 ms against 12.4; 4 -> 16, 2^3 taps: 4.7 against 6.9; 3 -> 16 in
+// two samples at 24^3: 10.6 against 15.3; at stride 1, 1 -> 16: 4.9
+// against 3.8), in float64 one y channel (with more, the kernels that block over
 // channels win: float64 8 -> 4 at 32^3, 2^3 taps at stride 2, 2.74 ms
 // against 2.55; 16 -> 4 at 24^3, 3^3 at stride 1, 4.04 against 3.13; with
 // 4^3 taps, 8 -> 1 in float32 3.28 against 3.02, in float64 6.9 against
@@ -78,7 +81,8 @@ bool use_direct_backward(const ConvGeom& g, std::size_t elem) {
   if (pairs > 64) return false;
   if (!g.worth_threads()) return true;
   if (g.taps() > 27) return false;
-  return elem == sizeof(float) ? cyg <= 4 || pairs <= 8 : cyg == 1;
+  if (elem != sizeof(float)) return cyg == 1;
+  return cyg <= 4 || pairs <= 8 || (g.cx_per_group() <= 4 && g.s[2] >= 2);
 }
 
 // The forward as per-phase products (conv_scatter_gemm) pays off when the
