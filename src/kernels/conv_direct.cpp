@@ -174,12 +174,12 @@ constexpr int direct_width() {
 }
 
 // How many x rows (of the X0 x X1 rows of one sample) the direct backward
-// takes at a time: its copy holds k[2] rows of y elements per x row, within
-// a share of x and of w if it computes the weight gradient (at least one row:
-// the weight gradient alone, far smaller than x, would otherwise take its
-// blocks one row at a time, and S1's took 0.054 ms instead of 0.016), and a
-// block's length is kept a whole number of vectors where that costs at most
-// half the rows.
+// takes at a time: at least one, and as many as keep its copy (k[2] rows of
+// y elements per x row) within a share of x, plus w if it computes the
+// weight gradient. x counts even for the weight gradient alone, which is far
+// smaller: sized against it alone, S1's blocks were one row long and took
+// 0.054 ms instead of 0.016. A block's length is kept a whole number of
+// vectors where that costs at most half the rows.
 inline std::int64_t direct_backward_rows(const ConvGeom& g, std::size_t elem, int width, bool gw, double share) {
   const double sized = static_cast<double>(g.N * g.Cx * g.x_spatial()) +
                        (gw ? static_cast<double>(g.Cx * g.cy_per_group() * g.taps()) : 0.0);
