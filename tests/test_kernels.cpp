@@ -591,9 +591,10 @@ TEST(Kernels, DirectBackwardMatchesReference) {
 
 // The direct backward on problems worth threads (a decoder's last layer,
 // 16 -> 1 channel; 3^3 taps at stride 2 in two samples; groups; a 2-D
-// one; 2 -> 16 channels at stride 2), through the dispatcher: against the reference, and bitwise the same
-// with one thread and two (its parts of the weight gradient do not depend
-// on the thread count). float64 takes it with one y channel per group.
+// one; 2 -> 16 channels at stride 2), through the dispatcher: against the
+// reference, and bitwise the same with one thread and two (its parts of the
+// weight gradient do not depend on the thread count). float64 takes it
+// with one y channel per group.
 template <class T>
 void check_direct_backward_threads(const ConvGeom& g) {
   ASSERT_TRUE(g.worth_threads());
