@@ -10,6 +10,7 @@
 
 #include "conv_direct.h"
 #include "conv_phases.h"
+#include "conv_segments.h"
 #include "isa_target.h"
 
 #include <immintrin.h>
@@ -325,10 +326,7 @@ void backward_direct(const ConvGeom& g, const T* x, const T* w, const T* y, cons
         static_cast<std::int64_t>(0.04 * static_cast<double>(g.N * g.Cx * X + nw) / static_cast<double>(nw)), 1, parts);
   T* sums = GW && parts > 1 ? thread_scratch<T>(static_cast<std::size_t>(parts * nw), 1) : nullptr;
   if constexpr (GW) std::fill(sums ? sums : gw, (sums ? sums : gw) + parts * nw, T(0));
-  // per tap along the last axis: the x columns whose y element lies in the row
-  std::vector<std::int64_t> lo(static_cast<std::size_t>(K2)), hi(static_cast<std::size_t>(K2));
-  for (std::int64_t k2 = 0; k2 < K2; ++k2)
-    valid_inputs(X2, g.y[2], g.s[2], g.pad[2], k2 * g.d[2], lo[static_cast<std::size_t>(k2)], hi[static_cast<std::size_t>(k2)]);
+  const std::vector<TapPlace> places = tap_places(g);  // per tap: its offsets and the x columns landing in y
 #pragma omp parallel for schedule(static) if (parts > 1)
   for (std::int64_t part = 0; part < parts; ++part) {
     T* col = thread_scratch<T>(static_cast<std::size_t>(K2 * B * X2), 0);
@@ -343,7 +341,9 @@ void backward_direct(const ConvGeom& g, const T* x, const T* w, const T* y, cons
         const T* yc = y + (n * g.Cy + cy) * Y;
         for (std::int64_t k0 = 0; k0 < g.k[0]; ++k0)
           for (std::int64_t k1 = 0; k1 < g.k[1]; ++k1) {
-            const std::int64_t o0 = -g.pad[0] + k0 * g.d[0], o1 = -g.pad[1] + k1 * g.d[1];
+            const std::int64_t kk = (k0 * g.k[1] + k1) * K2;
+            const TapPlace* tps = places.data() + kk;  // the taps k2 of (k0, k1)
+            const std::int64_t o0 = tps->o0, o1 = tps->o1;
             std::fill(col, col + K2 * P, T(0));  // rows outside y and row ends beyond it stay zero
             bool any = false;
             std::int64_t id = r0 / g.x[1], ih = r0 % g.x[1];
@@ -355,8 +355,7 @@ void backward_direct(const ConvGeom& g, const T* x, const T* w, const T* y, cons
               const T* yrow = yc + (od * g.y[1] + oh) * g.y[2];
               for (std::int64_t k2 = 0; k2 < K2; ++k2) {
                 T* dst = col + k2 * P + r * X2;
-                const std::int64_t o2 = -g.pad[2] + k2 * g.d[2], a = lo[static_cast<std::size_t>(k2)],
-                                   e = hi[static_cast<std::size_t>(k2)];
+                const std::int64_t o2 = tps[k2].o2, a = tps[k2].lo2, e = tps[k2].hi2;
                 const T* yr = yrow + o2;  // x column c meets yr[c * s]
                 if (g.s[2] == 1) {
                   for (std::int64_t c = a; c < e; ++c) dst[c] = yr[c];
@@ -369,7 +368,6 @@ void backward_direct(const ConvGeom& g, const T* x, const T* w, const T* y, cons
               }
             }
             if (!any) continue;
-            const std::int64_t kk = (k0 * g.k[1] + k1) * K2;
             for (std::int64_t cx = grp * cxg; cx < (grp + 1) * cxg; ++cx) {
               const std::int64_t at = (n * g.Cx + cx) * X + r0 * X2, wi = (cx * cyg + cyl) * K + kk;
               direct_block_taps<T, GX, GW>(col, P, K2, GX ? w + wi : nullptr, GX ? gx + at : nullptr,
