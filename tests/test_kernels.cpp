@@ -624,6 +624,12 @@ void check_direct_backward_threads(const ConvGeom& g) {
   EXPECT_LE(rel_err(gx1[0], want_x), tol) << name;
   EXPECT_LE(rel_err(gw1[0], want_w), tol) << name;
   EXPECT_TRUE(gx[0] == gx[1] && gw[0] == gw[1] && gx1[0] == gx1[1] && gw1[0] == gw1[1]) << name;
+  // One gradient alone through the backward takes the kernel conv_gather or
+  // conv_weight_grad takes: the same bits.
+  std::vector<T> gx2(nx, T(7)), gw2(nw, T(7));
+  k::conv_transpose_backward<T>(g, x.data(), w.data(), y.data(), gx2.data(), nullptr);
+  k::conv_transpose_backward<T>(g, x.data(), w.data(), y.data(), nullptr, gw2.data());
+  EXPECT_TRUE(gx2 == gx1[1] && gw2 == gw1[1]) << name << ": one gradient alone";
 }
 
 TEST(Kernels, DirectBackwardThreadsBitwise) {

@@ -239,14 +239,16 @@ void gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, T* x, T* 
 template <class T>
 void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb) {
   // Depthwise: all three gradients in one pass over y. Few channels: the
-  // direct backward (either gradient or both). Otherwise the channels
-  // backward for short rows of many channels, the shared column chunks down
-  // to small problems (chunks of positions, or of column rows where there
-  // are fewer positions than rows), heavily overlapping taps (and, with
-  // AVX-512, every shape the blocked gather serves) the blocked gather and
-  // weight gradient; the bias gradient is a pass of its own.
+  // direct backward for both gradients (one alone goes through conv_gather
+  // or conv_weight_grad, which try the blocked kernels first where those
+  // measured faster). Otherwise the channels backward for short rows of
+  // many channels, the shared column chunks down to small problems (chunks
+  // of positions, or of column rows where there are fewer positions than
+  // rows), heavily overlapping taps (and, with AVX-512, every shape the
+  // blocked gather serves) the blocked gather and weight gradient; the bias
+  // gradient is a pass of its own.
   if (gemm_supported(g) && use_depthwise(g)) { LUCID_DIRECT(conv_backward_depthwise, g, x, w, y, gx, gw, gb) }
-  if ((gx || gw) && gemm_supported(g) && use_direct_backward(g, sizeof(T))) {
+  if (gx && gw && gemm_supported(g) && use_direct_backward(g, sizeof(T))) {
     if (gb) channel_sum<T>(g.N, g.Cy, g.y_spatial(), y, gb);
     LUCID_DIRECT(conv_backward_direct, g, x, w, y, nullptr, gx, gw)
   }
