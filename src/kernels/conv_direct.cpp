@@ -174,22 +174,27 @@ constexpr int direct_width() {
   return (LUCID_ISA_LEVEL == 2 ? 64 : 32) / static_cast<int>(sizeof(T));
 }
 
-// How many x rows (of the X0 x X1 rows of one sample) the direct backward
-// takes at a time: at least one, and as many as keep its copy (k[2] rows of
-// y elements per x row) within a share of x, plus w if it computes the
-// weight gradient. x counts even for the weight gradient alone, which is far
-// smaller: sized against it alone, S1's blocks were one row long and took
-// 0.054 ms instead of 0.016. A block's length is kept a whole number of
-// vectors where that costs at most half the rows.
-inline std::int64_t direct_backward_rows(const ConvGeom& g, std::size_t elem, int width, bool gw, double share) {
-  const double sized = static_cast<double>(g.N * g.Cx * g.x_spatial()) +
-                       (gw ? static_cast<double>(g.Cx * g.cy_per_group() * g.taps()) : 0.0);
-  const double per_row = static_cast<double>(g.k[2] * g.x[2]) * static_cast<double>(elem);
-  const std::int64_t fit = std::clamp<std::int64_t>(
-      static_cast<std::int64_t>(share * sized * static_cast<double>(elem) / per_row), 1, g.x[0] * g.x[1]);
+// How many x rows (of the X0 x X1 rows of one sample) the direct kernels
+// take at a time: at least one, and as many as keep their rows of y
+// elements (`held` of them per x row, one per tap along the last axis) within
+// `budget` bytes. A block's length is kept a whole number of vectors where
+// that costs at most half the rows.
+inline std::int64_t direct_rows(const ConvGeom& g, std::size_t elem, int width, double budget, std::int64_t held) {
+  const double per_row = static_cast<double>(held * g.x[2]) * static_cast<double>(elem);
+  const std::int64_t fit = std::clamp<std::int64_t>(static_cast<std::int64_t>(budget / per_row), 1, g.x[0] * g.x[1]);
   for (std::int64_t b = fit; 2 * b >= fit; --b)
     if ((b * g.x[2]) % width == 0) return b;
   return fit;
+}
+
+// The direct backward's blocks: its copy (k[2] rows of y elements per x row)
+// within a share of x, plus w if it computes the weight gradient. x counts
+// even for the weight gradient alone, which is far smaller: sized against it
+// alone, S1's blocks were one row long and took 0.054 ms instead of 0.016.
+inline std::int64_t direct_backward_rows(const ConvGeom& g, std::size_t elem, int width, bool gw, double share) {
+  const double sized = static_cast<double>(g.N * g.Cx * g.x_spatial()) +
+                       (gw ? static_cast<double>(g.Cx * g.cy_per_group() * g.taps()) : 0.0);
+  return direct_rows(g, elem, width, share * sized * static_cast<double>(elem), g.k[2]);
 }
 
 #if LUCID_ISA_LEVEL >= 1
@@ -392,11 +397,288 @@ void conv_backward_direct(const ConvGeom& g, const T* x, const T* w, const T* y,
   if (gw) return backward_direct<T, false, true>(g, x, w, y, bx, gx, gw);
 }
 
+#if LUCID_ISA_LEVEL == 2
+// Masked 512-bit loads (the other lanes zero) and stores: lane l where bit l of m is set.
+template <class T>
+struct ChunkMask;
+template <>
+struct ChunkMask<float> {
+  static __m512 load(std::uint32_t m, const float* p) { return _mm512_maskz_loadu_ps(static_cast<__mmask16>(m), p); }
+  static void store(float* p, std::uint32_t m, __m512 v) { _mm512_mask_storeu_ps(p, static_cast<__mmask16>(m), v); }
+};
+template <>
+struct ChunkMask<double> {
+  static __m512d load(std::uint32_t m, const double* p) { return _mm512_maskz_loadu_pd(static_cast<__mmask8>(m), p); }
+  static void store(double* p, std::uint32_t m, __m512d v) { _mm512_mask_storeu_pd(p, static_cast<__mmask8>(m), v); }
+};
+#endif
+
+// t[k * P + j] = the sum over nc x channels (X apart from x, their weights
+// ws apart from wk) of wk[k] * x[j], for NK taps along the last axis and j
+// in [0, P): the transpose of direct_block's input gradient. x is loaded
+// once for all NK taps; NJ vectors of j at a time stay in registers.
+template <class T, int NK>
+inline void direct_forward_rows(const T* x, std::int64_t X, std::int64_t nc, const T* wk, std::int64_t ws,
+                                std::int64_t P, T* t) {
+  std::int64_t j = 0;
+#if LUCID_ISA_LEVEL >= 1
+#if LUCID_ISA_LEVEL == 2
+  using VT = Vec512<T>;
+  constexpr int NJ = 4;
+#else
+  using VT = Vec<T>;
+  constexpr int NJ = 2;
+#endif
+  using V = typename VT::V;
+  constexpr int W = VT::W;
+  const auto run = [&](auto nj) {
+    constexpr int J = decltype(nj)::value;
+    for (; j + J * W <= P; j += J * W) {
+      V acc[NK][J];
+      for (int k = 0; k < NK; ++k)
+        for (int i = 0; i < J; ++i) acc[k][i] = VT::zero();
+      for (std::int64_t c = 0; c < nc; ++c) {
+        const T* xr = x + c * X + j;
+        const T* wr = wk + c * ws;
+        V xv[J];
+        for (int i = 0; i < J; ++i) xv[i] = VT::load(xr + i * W);
+        for (int k = 0; k < NK; ++k) {
+          const V wv = VT::bcast(wr + k);
+          for (int i = 0; i < J; ++i) acc[k][i] = VT::fma(wv, xv[i], acc[k][i]);
+        }
+      }
+      for (int k = 0; k < NK; ++k)
+        for (int i = 0; i < J; ++i) VT::store(t + k * P + j + i * W, acc[k][i]);
+    }
+  };
+  run(std::integral_constant<int, NJ>{});
+  run(std::integral_constant<int, 1>{});
+#if LUCID_ISA_LEVEL == 2
+  if (j < P) {  // the last few, in one masked vector
+    const auto m = static_cast<std::uint32_t>((1u << (P - j)) - 1);
+    V acc[NK];
+    for (int k = 0; k < NK; ++k) acc[k] = VT::zero();
+    for (std::int64_t c = 0; c < nc; ++c) {
+      const V xv = ChunkMask<T>::load(m, x + c * X + j);
+      for (int k = 0; k < NK; ++k) acc[k] = VT::fma(VT::bcast(wk + c * ws + k), xv, acc[k]);
+    }
+    for (int k = 0; k < NK; ++k) ChunkMask<T>::store(t + k * P + j, m, acc[k]);
+    return;
+  }
+#endif
+#endif
+  for (; j < P; ++j) {
+    T acc[NK] = {};
+    for (std::int64_t c = 0; c < nc; ++c)
+      for (int k = 0; k < NK; ++k) acc[k] += wk[c * ws + k] * x[c * X + j];
+    for (int k = 0; k < NK; ++k) t[k * P + j] = acc[k];
+  }
+}
+
+// yr[2 * c] += src[c] for c in [lo, hi), where yr[0, end) may be read and
+// written: the transpose of copy_even, 128-bit loads of 8 floats (4
+// doubles) with the sums blended into the even lanes, the last few one at
+// a time.
+template <class T>
+inline void add_even(const T* src, std::int64_t end, std::int64_t lo, std::int64_t hi, T* yr) {
+  std::int64_t c = lo;
+#if LUCID_ISA_LEVEL >= 1
+  constexpr std::int64_t n = 16 / sizeof(T);  // sources per chunk
+  for (; c + n <= hi && 2 * (c + n) <= end; c += n) {
+    if constexpr (sizeof(T) == 4) {
+      const __m128 a = _mm_loadu_ps(yr + 2 * c), b = _mm_loadu_ps(yr + 2 * c + 4), v = _mm_loadu_ps(src + c);
+      _mm_storeu_ps(yr + 2 * c, _mm_blend_ps(_mm_add_ps(a, _mm_unpacklo_ps(v, v)), a, 0xA));
+      _mm_storeu_ps(yr + 2 * c + 4, _mm_blend_ps(_mm_add_ps(b, _mm_unpackhi_ps(v, v)), b, 0xA));
+    } else {
+      const __m128d a = _mm_loadu_pd(yr + 2 * c), b = _mm_loadu_pd(yr + 2 * c + 2), v = _mm_loadu_pd(src + c);
+      _mm_storeu_pd(yr + 2 * c, _mm_blend_pd(_mm_add_pd(a, _mm_unpacklo_pd(v, v)), a, 0x2));
+      _mm_storeu_pd(yr + 2 * c + 2, _mm_blend_pd(_mm_add_pd(b, _mm_unpackhi_pd(v, v)), b, 0x2));
+    }
+  }
+#endif
+  for (; c < hi; ++c) yr[2 * c] += src[c];
+}
+
+#if LUCID_ISA_LEVEL == 2
+// Adding rows of the direct forward into y in 512-bit chunks of y: for each
+// tap along the last axis and chunk, the lanes its row reaches (ymask), the
+// first of them (l0), the row element it gets (cs) and the row elements
+// that exist (lmask, from cs on). A chunk is loaded, gets every tap's
+// elements (a masked load, spread to every s-th lane by a permutation,
+// added in the reached lanes) and stored once: no strided access, and no
+// load that straddles an earlier store.
+template <class T>
+struct ChunkAdd {
+  static constexpr int W = direct_width<T>();
+  using V = typename Vec512<T>::V;
+  struct Place {
+    std::int64_t cs;
+    std::uint32_t ymask, lmask;
+    std::int64_t l0;
+  };
+  std::int64_t nch, Y2;
+  std::vector<Place> at;       // [tap k2][chunk]
+  std::vector<std::int32_t> spread;  // [l0]: 64 bytes of indices, lane l taking element (l - l0) / s
+  ChunkAdd(const ConvGeom& g, const std::vector<TapPlace>& places) : nch(ceil_div(g.y[2], W)), Y2(g.y[2]) {
+    const std::int64_t s = g.s[2], X2 = g.x[2];
+    for (std::int64_t k2 = 0; k2 < g.k[2]; ++k2)
+      for (std::int64_t ch = 0; ch < nch; ++ch) {
+        const std::int64_t o = ch * W, o2 = places[k2].o2;  // x column c lands on y column c * s + o2
+        Place q{0, 0, 0, ((o2 - o) % s + s) % s};
+        q.cs = (o + q.l0 - o2) / s;
+        for (std::int64_t l = q.l0; l < W; l += s) {
+          const std::int64_t c = q.cs + (l - q.l0) / s;
+          if (o + l < Y2 && c >= 0 && c < X2) q.ymask |= 1u << l;
+        }
+        for (std::int64_t e = 0; e < W; ++e)
+          if (q.cs + e >= 0 && q.cs + e < X2) q.lmask |= 1u << e;
+        at.push_back(q);
+      }
+    for (std::int64_t l0 = 0; l0 < s; ++l0) {
+      for (int l = 0; l < W; ++l) {  // 32-bit indices, or 64-bit ones as pairs (low half first)
+        const auto e = static_cast<std::int32_t>(l >= l0 ? (l - l0) / s : 0);
+        spread.push_back(e);
+        if constexpr (sizeof(T) == 8) spread.push_back(0);
+      }
+    }
+  }
+  // For each of the nr rows i: yc[yo[i] ...] += the rows of taps ka + k
+  // (k < nk) at t + k * P + xo[i]. Chunk by chunk, the taps' places in
+  // registers for all rows.
+  void add(T* yc, const std::int64_t* yo, const std::int64_t* xo, std::int64_t nr, const T* t, std::int64_t P,
+           std::int64_t ka, std::int64_t nk) const {
+    for (std::int64_t ch = 0; ch < nch; ++ch) {
+      const std::int64_t o = ch * W;
+      const std::uint32_t ym = Y2 - o >= W ? (1u << W) - 1 : (1u << (Y2 - o)) - 1;
+      __m512i idx[4];
+      std::uint32_t tm[4], lm[4];
+      const T* src[4];
+      std::int64_t m = 0;
+      for (std::int64_t k = 0; k < nk; ++k) {
+        const Place& q = at[(ka + k) * nch + ch];
+        if (!q.ymask) continue;
+        idx[m] = _mm512_loadu_si512(spread.data() + q.l0 * 16);
+        tm[m] = q.ymask, lm[m] = q.lmask, src[m] = t + k * P + q.cs;
+        ++m;
+      }
+      switch (m) {
+        case 1: rows<1>(yc + o, ym, yo, xo, nr, idx, tm, lm, src); break;
+        case 2: rows<2>(yc + o, ym, yo, xo, nr, idx, tm, lm, src); break;
+        case 3: rows<3>(yc + o, ym, yo, xo, nr, idx, tm, lm, src); break;
+        case 4: rows<4>(yc + o, ym, yo, xo, nr, idx, tm, lm, src); break;
+        default: break;
+      }
+    }
+  }
+  template <int M>
+  static void rows(T* yc, std::uint32_t ym, const std::int64_t* yo, const std::int64_t* xo, std::int64_t nr,
+                   const __m512i* idx, const std::uint32_t* tm, const std::uint32_t* lm, const T* const* src) {
+    for (std::int64_t i = 0; i < nr; ++i) {
+      T* yr = yc + yo[i];
+      V acc = load(ym, yr);
+      for (int k = 0; k < M; ++k) acc = add(acc, tm[k], permute(idx[k], load(lm[k], src[k] + xo[i])));
+      store(yr, ym, acc);
+    }
+  }
+  static V load(std::uint32_t m, const T* p) { return ChunkMask<T>::load(m, p); }
+  static void store(T* p, std::uint32_t m, V v) { ChunkMask<T>::store(p, m, v); }
+  // (the masked forms, all lanes: GCC 12 warns on the plain ones' undefined pass-through)
+  static __m512 permute(__m512i i, __m512 v) { return _mm512_mask_permutexvar_ps(v, 0xFFFF, i, v); }
+  static __m512d permute(__m512i i, __m512d v) { return _mm512_mask_permutexvar_pd(v, 0xFF, i, v); }
+  static __m512 add(__m512 a, std::uint32_t m, __m512 b) { return _mm512_mask_add_ps(a, static_cast<__mmask16>(m), a, b); }
+  static __m512d add(__m512d a, std::uint32_t m, __m512d b) {
+    return _mm512_mask_add_pd(a, static_cast<__mmask8>(m), a, b);
+  }
+};
+#endif
+
+// The forward of a convolution with few channels, with no column matrix and
+// the weights read in place: the transpose of the direct backward's input
+// gradient. For each sample, y channel, block of x rows and (k0, k1) that
+// reaches y, the taps k2 (four at a time) each give one row of the block's
+// length, the sum over the group's x channels of w times x (x loaded once
+// for all of them); each row is then added into y where its tap puts it.
+// Its rows within 9% of y (9% / 8 with threads, one set per thread). Threads
+// split samples and y channels; the blocks depend on the problem only, so
+// the result does not depend on the thread count.
+template <class T>
+void conv_forward_direct(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
+  const std::int64_t X = g.x_spatial(), Y = g.y_spatial(), R = g.x[0] * g.x[1], X2 = g.x[2], K2 = g.k[2];
+  const std::int64_t held = std::min<std::int64_t>(K2, 4);
+  const bool threads = g.worth_threads();
+  const double budget = (threads ? 0.09 / 8 : 0.09) * static_cast<double>(g.N * g.Cy * Y) * sizeof(T);
+  const std::int64_t B = direct_rows(g, sizeof(T), direct_width<T>(), budget, held);
+  const std::vector<TapPlace> places = tap_places(g);
+#if LUCID_ISA_LEVEL == 2
+  const ChunkAdd<T> chunks(g, places);
+#endif
+#pragma omp parallel if (threads)
+  {
+    std::vector<std::int64_t> yo(static_cast<std::size_t>(B)), xo(static_cast<std::size_t>(B));
+#pragma omp for collapse(2) schedule(static)
+    for (std::int64_t n = 0; n < g.N; ++n)
+      for (std::int64_t cy = 0; cy < g.Cy; ++cy) {
+        const std::int64_t grp = cy / cyg, cyl = cy % cyg;
+        T* yc = y + (n * g.Cy + cy) * Y;
+        std::fill(yc, yc + Y, bias ? bias[cy] : T(0));
+        T* t = thread_scratch<T>(static_cast<std::size_t>(held * B * X2), 0);
+        for (std::int64_t r0 = 0; r0 < R; r0 += B) {
+          const std::int64_t nb = std::min(B, R - r0), P = nb * X2;
+          const T* xb = x + (n * g.Cx + grp * cxg) * X + r0 * X2;
+          for (std::int64_t k0 = 0; k0 < g.k[0]; ++k0)
+            for (std::int64_t k1 = 0; k1 < g.k[1]; ++k1) {
+              const std::int64_t kk = (k0 * g.k[1] + k1) * K2;
+              const TapPlace* tps = places.data() + kk;  // the taps k2 of (k0, k1)
+              // the block's rows that (k0, k1) puts in y: where in y (yo) and in the block (xo)
+              std::int64_t nr = 0, id = r0 / g.x[1], ih = r0 % g.x[1];
+              for (std::int64_t r = 0; r < nb; ++r) {
+                const std::int64_t od = id * g.s[0] + tps->o0, oh = ih * g.s[1] + tps->o1;
+                if (++ih == g.x[1]) ih = 0, ++id;
+                if (od < 0 || od >= g.y[0] || oh < 0 || oh >= g.y[1]) continue;
+                yo[nr] = (od * g.y[1] + oh) * g.y[2], xo[nr] = r * X2, ++nr;
+              }
+              if (nr == 0) continue;
+              const T* wk = w + (grp * cxg * cyg + cyl) * K + kk;  // x channel c's at wk + c * cyg * K
+              for (std::int64_t ka = 0; ka < K2; ka += 4) {
+                const std::int64_t nk = std::min<std::int64_t>(K2 - ka, 4);
+                switch (nk) {
+                  case 1: direct_forward_rows<T, 1>(xb, X, cxg, wk + ka, cyg * K, P, t); break;
+                  case 2: direct_forward_rows<T, 2>(xb, X, cxg, wk + ka, cyg * K, P, t); break;
+                  case 3: direct_forward_rows<T, 3>(xb, X, cxg, wk + ka, cyg * K, P, t); break;
+                  default: direct_forward_rows<T, 4>(xb, X, cxg, wk + ka, cyg * K, P, t); break;
+                }
+#if LUCID_ISA_LEVEL == 2
+                chunks.add(yc, yo.data(), xo.data(), nr, t, P, ka, nk);
+#else
+                for (std::int64_t i = 0; i < nr; ++i)
+                  for (std::int64_t k = 0; k < nk; ++k) {
+                    const T* src = t + k * P + xo[i];
+                    const std::int64_t o2 = tps[ka + k].o2, a = tps[ka + k].lo2, e = tps[ka + k].hi2;
+                    T* yr = yc + yo[i] + o2;  // x column c lands on yr[c * s]
+                    if (g.s[2] == 1) {
+                      for (std::int64_t c = a; c < e; ++c) yr[c] += src[c];
+                    } else if (g.s[2] == 2) {
+                      add_even(src, g.y[2] - o2, a, e, yr);
+                    } else {
+                      const std::int64_t sw = g.s[2];
+                      for (std::int64_t c = a; c < e; ++c) yr[c * sw] += src[c];
+                    }
+                  }
+#endif
+              }
+            }
+        }
+      }
+  }
+}
+
 #define LUCID_INSTANTIATE(T)                                                                \
   template void conv_scatter_direct<T>(const ConvGeom&, const T*, const T*, const T*, T*); \
   template void conv_gather_direct<T>(const ConvGeom&, const T*, const T*, const T*, T*);  \
   template void conv_weight_grad_direct<T>(const ConvGeom&, const T*, const T*, T*);            \
-  template void conv_backward_direct<T>(const ConvGeom&, const T*, const T*, const T*, const T*, T*, T*);
+  template void conv_backward_direct<T>(const ConvGeom&, const T*, const T*, const T*, const T*, T*, T*); \
+  template void conv_forward_direct<T>(const ConvGeom&, const T*, const T*, const T*, T*);
 LUCID_INSTANTIATE(float)
 LUCID_INSTANTIATE(double)
 #undef LUCID_INSTANTIATE

@@ -15,6 +15,8 @@ namespace lucid::kernels {
   void conv_weight_grad_direct(const ConvGeom& g, const T* x, const T* y, T* w);         \
   template <class T>                                                                     \
   void conv_backward_direct(const ConvGeom& g, const T* x, const T* w, const T* y, const T* bx, T* gx, T* gw); \
+  template <class T>                                                                     \
+  void conv_forward_direct(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y); \
   }
 LUCID_DECLARE_DIRECT(avx512)
 LUCID_DECLARE_DIRECT(avx2)

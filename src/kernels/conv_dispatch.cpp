@@ -85,6 +85,32 @@ bool use_direct_backward(const ConvGeom& g, std::size_t elem) {
   return cyg <= 4 || pairs <= 8 || (g.cx_per_group() <= 4 && g.s[2] >= 2);
 }
 
+// The direct forward (AVX-512: it adds its rows into y in masked vectors)
+// for small problems with at least two x channels per group whose phase rows
+// (y[2] / s[2]) are shorter than one 512-bit vector, where the blocked
+// forward's tiles run part empty and its packed weights weigh on the output
+// (S2's: half of it), or tiny ones (under 262144 multiply-adds) with at
+// least four; with threads (which split samples and y channels), at least 8
+// of those. One thread, build/bench/kernel_time ... fwd, minima, against the
+// kernels it replaces: S1 float32 0.010-0.015 ms against 0.025-0.027,
+// float64 0.018-0.021 against 0.030-0.039; S2 0.018-0.023 against
+// 0.036-0.037, float64 0.028-0.030 against 0.048-0.050; 16 -> 16 at 4^3
+// (4^3 taps, stride 2) 0.043-0.053 against 0.10-0.13; 64 -> 64 at 2^3
+// 0.29-0.31 against 0.52-0.55; 16 -> 8 at 6^3 in two samples 0.16-0.20
+// against 0.33-0.45 (two threads 0.09 against 0.21). Where it loses: one x
+// channel (1 -> 16 at 8^3, 3^3 taps at stride 1: 0.095 against 0.041), rows
+// that fill the tiles (4 -> 4 at 16^3, stride 1: 0.134 against 0.095), in
+// float64 phase rows of 8 (8 -> 8 at 8^3, stride 2: 0.11 against 0.087),
+// large problems (V2: 25-28 ms against 19-24), and with AVX2 (scalar
+// adds into y: even in float32, behind in float64).
+bool use_direct_forward(const ConvGeom& g, std::size_t elem) {
+  if (isa() != Isa::Avx512 || g.macs() >= 4.0e6) return false;
+  const std::int64_t cxg = g.cx_per_group();
+  if (g.worth_threads() && g.N * g.Cy < 8) return false;
+  const bool short_rows = g.y[2] / g.s[2] < static_cast<std::int64_t>(64 / elem) && cxg >= 2;
+  return short_rows || (g.macs() < 262144.0 && cxg >= 4);
+}
+
 // The forward as per-phase products (conv_scatter_gemm) pays off when the
 // phases do not overlap and the output channels fill a product (k = s, many
 // channels), or when there is one phase (stride 1); otherwise one product per
@@ -193,6 +219,7 @@ template <class T>
 void conv_scatter(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   if (!gemm_supported(g)) return conv_scatter_reference(g, x, w, bias, y);
   if (use_depthwise(g)) { LUCID_DIRECT(conv_scatter_depthwise, g, x, w, bias, y) }
+  if (use_direct_forward(g, sizeof(T))) { LUCID_DIRECT(conv_forward_direct, g, x, w, bias, y) }
   if (use_blocked(g)) { LUCID_DIRECT(conv_scatter_blocked, g, x, w, bias, y) }
   if (use_direct(g)) { LUCID_DIRECT(conv_scatter_direct, g, x, w, bias, y) }
   if (use_channels_forward(g, sizeof(T))) { LUCID_DIRECT(conv_scatter_channels, g, x, w, bias, y) }
