@@ -101,12 +101,21 @@ bool use_direct_backward(const ConvGeom& g, std::size_t elem) {
 // channel (1 -> 16 at 8^3, 3^3 taps at stride 1: 0.095 against 0.041), rows
 // that fill the tiles (4 -> 4 at 16^3, stride 1: 0.134 against 0.095), in
 // float64 phase rows of 8 (8 -> 8 at 8^3, stride 2: 0.11 against 0.087),
-// large problems (V2: 25-28 ms against 19-24), and with AVX2 (scalar
-// adds into y: even in float32, behind in float64).
+// large problems (V2: 25-28 ms against 19-24), float64 at stride 1 along
+// rows (16 -> 32 at 4^3, 3^3 taps: 0.099 against 0.070; 8 -> 8 at 6^3:
+// 0.053 against 0.030), outputs so small that 9% of them holds less than
+// one vector of x positions per block (8 -> 4 at 4^3, stride 1: 0.017
+// against 0.009), and with AVX2 (scalar adds into y: even in float32,
+// behind in float64).
 bool use_direct_forward(const ConvGeom& g, std::size_t elem) {
   if (isa() != Isa::Avx512 || g.macs() >= 4.0e6) return false;
   const std::int64_t cxg = g.cx_per_group();
   if (g.worth_threads() && g.N * g.Cy < 8) return false;
+  if (elem == sizeof(double) && g.s[2] == 1) return false;
+  // Its rows (up to four taps' per x row) within 9% of y must hold one
+  // vector's worth of x positions.
+  const double budget = 0.09 * static_cast<double>(g.N * g.Cy * g.y_spatial()) * static_cast<double>(elem);
+  if (budget < static_cast<double>(std::min<std::int64_t>(g.k[2], 4) * 64)) return false;
   const bool short_rows = g.y[2] / g.s[2] < static_cast<std::int64_t>(64 / elem) && cxg >= 2;
   return short_rows || (g.macs() < 262144.0 && cxg >= 4);
 }
