@@ -605,10 +605,9 @@ template <class T>
 void conv_forward_direct(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
   const std::int64_t X = g.x_spatial(), Y = g.y_spatial(), R = g.x[0] * g.x[1], X2 = g.x[2], K2 = g.k[2];
-  const std::int64_t held = std::min<std::int64_t>(K2, 4);
+  const std::int64_t held = direct_forward_held(g);
   const bool threads = g.worth_threads();
-  const double budget = (threads ? 0.09 / 8 : 0.09) * static_cast<double>(g.N * g.Cy * Y) * sizeof(T);
-  const std::int64_t B = direct_rows(g, sizeof(T), direct_width<T>(), budget, held);
+  const std::int64_t B = direct_rows(g, sizeof(T), direct_width<T>(), direct_forward_budget(g, sizeof(T), threads), held);
   const std::vector<TapPlace> places = tap_places(g);
 #if LUCID_ISA_LEVEL == 2
   const ChunkAdd<T> chunks(g, places);

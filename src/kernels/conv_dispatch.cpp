@@ -112,10 +112,8 @@ bool use_direct_forward(const ConvGeom& g, std::size_t elem) {
   const std::int64_t cxg = g.cx_per_group();
   if (g.worth_threads() && g.N * g.Cy < 8) return false;
   if (elem == sizeof(double) && g.s[2] == 1) return false;
-  // Its rows (up to four taps' per x row) within 9% of y must hold one
-  // vector's worth of x positions.
-  const double budget = 0.09 * static_cast<double>(g.N * g.Cy * g.y_spatial()) * static_cast<double>(elem);
-  if (budget < static_cast<double>(std::min<std::int64_t>(g.k[2], 4) * 64)) return false;
+  // Its rows on one thread must hold one 512-bit vector's worth of x positions.
+  if (direct_forward_budget(g, elem, false) < static_cast<double>(direct_forward_held(g) * 64)) return false;
   const bool short_rows = g.y[2] / g.s[2] < static_cast<std::int64_t>(64 / elem) && cxg >= 2;
   return short_rows || (g.macs() < 262144.0 && cxg >= 4);
 }
