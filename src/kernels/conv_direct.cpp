@@ -475,30 +475,6 @@ inline void direct_forward_rows(const T* x, std::int64_t X, std::int64_t nc, con
   }
 }
 
-// yr[2 * c] += src[c] for c in [lo, hi), where yr[0, end) may be read and
-// written: the transpose of copy_even, 128-bit loads of 8 floats (4
-// doubles) with the sums blended into the even lanes, the last few one at
-// a time.
-template <class T>
-inline void add_even(const T* src, std::int64_t end, std::int64_t lo, std::int64_t hi, T* yr) {
-  std::int64_t c = lo;
-#if LUCID_ISA_LEVEL >= 1
-  constexpr std::int64_t n = 16 / sizeof(T);  // sources per chunk
-  for (; c + n <= hi && 2 * (c + n) <= end; c += n) {
-    if constexpr (sizeof(T) == 4) {
-      const __m128 a = _mm_loadu_ps(yr + 2 * c), b = _mm_loadu_ps(yr + 2 * c + 4), v = _mm_loadu_ps(src + c);
-      _mm_storeu_ps(yr + 2 * c, _mm_blend_ps(_mm_add_ps(a, _mm_unpacklo_ps(v, v)), a, 0xA));
-      _mm_storeu_ps(yr + 2 * c + 4, _mm_blend_ps(_mm_add_ps(b, _mm_unpackhi_ps(v, v)), b, 0xA));
-    } else {
-      const __m128d a = _mm_loadu_pd(yr + 2 * c), b = _mm_loadu_pd(yr + 2 * c + 2), v = _mm_loadu_pd(src + c);
-      _mm_storeu_pd(yr + 2 * c, _mm_blend_pd(_mm_add_pd(a, _mm_unpacklo_pd(v, v)), a, 0x2));
-      _mm_storeu_pd(yr + 2 * c + 2, _mm_blend_pd(_mm_add_pd(b, _mm_unpackhi_pd(v, v)), b, 0x2));
-    }
-  }
-#endif
-  for (; c < hi; ++c) yr[2 * c] += src[c];
-}
-
 #if LUCID_ISA_LEVEL == 2
 // Adding rows of the direct forward into y in 512-bit chunks of y: for each
 // tap along the last axis and chunk, the lanes its row reaches (ymask), the
@@ -615,6 +591,9 @@ void conv_forward_direct(const ConvGeom& g, const T* x, const T* w, const T* bia
 #pragma omp parallel if (threads)
   {
     std::vector<std::int64_t> yo(static_cast<std::size_t>(B)), xo(static_cast<std::size_t>(B));
+#if LUCID_ISA_LEVEL != 2
+    std::vector<Segment> segs;
+#endif
 #pragma omp for collapse(2) schedule(static)
     for (std::int64_t n = 0; n < g.N; ++n)
       for (std::int64_t cy = 0; cy < g.Cy; ++cy) {
@@ -625,6 +604,9 @@ void conv_forward_direct(const ConvGeom& g, const T* x, const T* w, const T* bia
         for (std::int64_t r0 = 0; r0 < R; r0 += B) {
           const std::int64_t nb = std::min(B, R - r0), P = nb * X2;
           const T* xb = x + (n * g.Cx + grp * cxg) * X + r0 * X2;
+#if LUCID_ISA_LEVEL != 2
+          segments(g.x[1], X2, r0 * X2, r0 * X2 + P, segs);  // the block's rows, for add_tap_row
+#endif
           for (std::int64_t k0 = 0; k0 < g.k[0]; ++k0)
             for (std::int64_t k1 = 0; k1 < g.k[1]; ++k1) {
               const std::int64_t kk = (k0 * g.k[1] + k1) * K2;
@@ -650,20 +632,7 @@ void conv_forward_direct(const ConvGeom& g, const T* x, const T* w, const T* bia
 #if LUCID_ISA_LEVEL == 2
                 chunks.add(yc, yo.data(), xo.data(), nr, t, P, ka, nk);
 #else
-                for (std::int64_t i = 0; i < nr; ++i)
-                  for (std::int64_t k = 0; k < nk; ++k) {
-                    const T* src = t + k * P + xo[i];
-                    const std::int64_t o2 = tps[ka + k].o2, a = tps[ka + k].lo2, e = tps[ka + k].hi2;
-                    T* yr = yc + yo[i] + o2;  // x column c lands on yr[c * s]
-                    if (g.s[2] == 1) {
-                      for (std::int64_t c = a; c < e; ++c) yr[c] += src[c];
-                    } else if (g.s[2] == 2) {
-                      add_even(src, g.y[2] - o2, a, e, yr);
-                    } else {
-                      const std::int64_t sw = g.s[2];
-                      for (std::int64_t c = a; c < e; ++c) yr[c * sw] += src[c];
-                    }
-                  }
+                for (std::int64_t k = 0; k < nk; ++k) add_tap_row(g, tps[ka + k], t + k * P, segs, yc);
 #endif
               }
             }

@@ -105,8 +105,8 @@ bool use_direct_backward(const ConvGeom& g, std::size_t elem) {
 // rows (16 -> 32 at 4^3, 3^3 taps: 0.099 against 0.070; 8 -> 8 at 6^3:
 // 0.053 against 0.030), outputs so small that 9% of them holds less than
 // one vector of x positions per block (8 -> 4 at 4^3, stride 1: 0.017
-// against 0.009), and with AVX2 (scalar adds into y: even in float32,
-// behind in float64).
+// against 0.009), and with AVX2 (no masked chunks: with 128-bit adds into
+// y it measured even in float32, behind in float64).
 bool use_direct_forward(const ConvGeom& g, std::size_t elem) {
   if (isa() != Isa::Avx512 || g.macs() >= 4.0e6) return false;
   const std::int64_t cxg = g.cx_per_group();
