@@ -397,20 +397,80 @@ void conv_backward_direct(const ConvGeom& g, const T* x, const T* w, const T* y,
   if (gw) return backward_direct<T, false, true>(g, x, w, y, bx, gx, gw);
 }
 
-#if LUCID_ISA_LEVEL == 2
-// Masked 512-bit loads (the other lanes zero) and stores: lane l where bit l of m is set.
+#if LUCID_ISA_LEVEL >= 1
+// The vector operations the direct forward adds its rows into y with: masked
+// loads (the other lanes zero) and stores of lanes l where bit l of m is set,
+// a permutation of lanes by a table of 32-bit indices (index_of appends
+// lane l's: a 64-bit index as two halves, or with AVX2 a 64-bit lane as the
+// pair of its 32-bit ones), and an add in the lanes of a mask only (the
+// others keep their bits). With AVX-512 in 512-bit vectors and mask
+// registers; with AVX2 in 256-bit vectors, the masks as vectors and the
+// masked add a blend. The float and double forms differ only in their
+// intrinsics.
 template <class T>
-struct ChunkMask;
+struct ChunkOps;
+#if LUCID_ISA_LEVEL == 2
 template <>
-struct ChunkMask<float> {
-  static __m512 load(std::uint32_t m, const float* p) { return _mm512_maskz_loadu_ps(static_cast<__mmask16>(m), p); }
-  static void store(float* p, std::uint32_t m, __m512 v) { _mm512_mask_storeu_ps(p, static_cast<__mmask16>(m), v); }
+struct ChunkOps<float> {
+  using V = __m512;
+  using M = __mmask16;
+  using I = __m512i;
+  static M mask(std::uint32_t m) { return static_cast<M>(m); }
+  static V load(M m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+  static void store(float* p, M m, V v) { _mm512_mask_storeu_ps(p, m, v); }
+  static I index(const std::int32_t* p) { return _mm512_loadu_si512(p); }
+  // (the masked forms, all lanes: GCC 12 warns on the plain ones' undefined pass-through)
+  static void index_of(std::int32_t e, std::vector<std::int32_t>& out) { out.push_back(e); }
+  static V permute(I i, V v) { return _mm512_mask_permutexvar_ps(v, 0xFFFF, i, v); }
+  static V add(V a, M m, V b) { return _mm512_mask_add_ps(a, m, a, b); }
 };
 template <>
-struct ChunkMask<double> {
-  static __m512d load(std::uint32_t m, const double* p) { return _mm512_maskz_loadu_pd(static_cast<__mmask8>(m), p); }
-  static void store(double* p, std::uint32_t m, __m512d v) { _mm512_mask_storeu_pd(p, static_cast<__mmask8>(m), v); }
+struct ChunkOps<double> {
+  using V = __m512d;
+  using M = __mmask8;
+  using I = __m512i;
+  static M mask(std::uint32_t m) { return static_cast<M>(m); }
+  static V load(M m, const double* p) { return _mm512_maskz_loadu_pd(m, p); }
+  static void store(double* p, M m, V v) { _mm512_mask_storeu_pd(p, m, v); }
+  static I index(const std::int32_t* p) { return _mm512_loadu_si512(p); }
+  static void index_of(std::int32_t e, std::vector<std::int32_t>& out) { out.insert(out.end(), {e, 0}); }  // 64-bit
+  static V permute(I i, V v) { return _mm512_mask_permutexvar_pd(v, 0xFF, i, v); }
+  static V add(V a, M m, V b) { return _mm512_mask_add_pd(a, m, a, b); }
 };
+#else
+template <>
+struct ChunkOps<float> {
+  using V = __m256;
+  using M = __m256i;
+  using I = __m256i;
+  static M mask(std::uint32_t m) {
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>(m)), bit), bit);
+  }
+  static V load(M m, const float* p) { return _mm256_maskload_ps(p, m); }
+  static void store(float* p, M m, V v) { _mm256_maskstore_ps(p, m, v); }
+  static I index(const std::int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static void index_of(std::int32_t e, std::vector<std::int32_t>& out) { out.push_back(e); }
+  static V permute(I i, V v) { return _mm256_permutevar8x32_ps(v, i); }
+  static V add(V a, M m, V b) { return _mm256_blendv_ps(a, _mm256_add_ps(a, b), _mm256_castsi256_ps(m)); }
+};
+template <>
+struct ChunkOps<double> {
+  using V = __m256d;
+  using M = __m256i;
+  using I = __m256i;
+  static M mask(std::uint32_t m) {
+    const __m256i bit = _mm256_setr_epi64x(1, 2, 4, 8);
+    return _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_set1_epi64x(static_cast<long long>(m)), bit), bit);
+  }
+  static V load(M m, const double* p) { return _mm256_maskload_pd(p, m); }
+  static void store(double* p, M m, V v) { _mm256_maskstore_pd(p, m, v); }
+  static I index(const std::int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static void index_of(std::int32_t e, std::vector<std::int32_t>& out) { out.insert(out.end(), {2 * e, 2 * e + 1}); }
+  static V permute(I i, V v) { return _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(v), i)); }
+  static V add(V a, M m, V b) { return _mm256_blendv_pd(a, _mm256_add_pd(a, b), _mm256_castsi256_pd(m)); }
+};
+#endif
 #endif
 
 // t[k * P + j] = the sum over nc x channels (X apart from x, their weights
@@ -453,19 +513,17 @@ inline void direct_forward_rows(const T* x, std::int64_t X, std::int64_t nc, con
   };
   run(std::integral_constant<int, NJ>{});
   run(std::integral_constant<int, 1>{});
-#if LUCID_ISA_LEVEL == 2
   if (j < P) {  // the last few, in one masked vector
     const auto m = static_cast<std::uint32_t>((1u << (P - j)) - 1);
     V acc[NK];
     for (int k = 0; k < NK; ++k) acc[k] = VT::zero();
     for (std::int64_t c = 0; c < nc; ++c) {
-      const V xv = ChunkMask<T>::load(m, x + c * X + j);
+      const V xv = ChunkOps<T>::load(ChunkOps<T>::mask(m), x + c * X + j);
       for (int k = 0; k < NK; ++k) acc[k] = VT::fma(VT::bcast(wk + c * ws + k), xv, acc[k]);
     }
-    for (int k = 0; k < NK; ++k) ChunkMask<T>::store(t + k * P + j, m, acc[k]);
+    for (int k = 0; k < NK; ++k) ChunkOps<T>::store(t + k * P + j, ChunkOps<T>::mask(m), acc[k]);
     return;
   }
-#endif
 #endif
   for (; j < P; ++j) {
     T acc[NK] = {};
@@ -475,18 +533,22 @@ inline void direct_forward_rows(const T* x, std::int64_t X, std::int64_t nc, con
   }
 }
 
-#if LUCID_ISA_LEVEL == 2
-// Adding rows of the direct forward into y in 512-bit chunks of y: for each
-// tap along the last axis and chunk, the lanes its row reaches (ymask), the
-// first of them (l0), the row element it gets (cs) and the row elements
-// that exist (lmask, from cs on). A chunk is loaded, gets every tap's
-// elements (a masked load, spread to every s-th lane by a permutation,
-// added in the reached lanes) and stored once: no strided access, and no
-// load that straddles an earlier store.
+#if LUCID_ISA_LEVEL >= 1
+// Adding rows of the direct forward into y in vector-wide chunks of y (512
+// bits with AVX-512, 256 with AVX2): for each tap along the last axis and
+// chunk, the lanes its row reaches (ymask), the first of them (l0), the row
+// element it gets (cs) and the row elements that exist (lmask, from cs on).
+// A chunk is loaded, gets every tap's elements (a masked load, spread to
+// every s-th lane by a permutation, added in the reached lanes) and stored
+// once: no strided access, and no load that straddles an earlier store.
 template <class T>
 struct ChunkAdd {
   static constexpr int W = direct_width<T>();
-  using V = typename Vec512<T>::V;
+  using Ops = ChunkOps<T>;
+  using V = typename Ops::V;
+  using M = typename Ops::M;
+  using I = typename Ops::I;
+  static constexpr int kIdx = W * static_cast<int>(sizeof(T) / 4);  // 32-bit indices per permutation
   struct Place {
     std::int64_t cs;
     std::uint32_t ymask, lmask;
@@ -494,7 +556,7 @@ struct ChunkAdd {
   };
   std::int64_t nch, Y2;
   std::vector<Place> at;       // [tap k2][chunk]
-  std::vector<std::int32_t> spread;  // [l0]: 64 bytes of indices, lane l taking element (l - l0) / s
+  std::vector<std::int32_t> spread;  // [l0]: kIdx indices, lane l taking element (l - l0) / s
   ChunkAdd(const ConvGeom& g, const std::vector<TapPlace>& places) : nch(ceil_div(g.y[2], W)), Y2(g.y[2]) {
     const std::int64_t s = g.s[2], X2 = g.x[2];
     for (std::int64_t k2 = 0; k2 < g.k[2]; ++k2)
@@ -511,11 +573,7 @@ struct ChunkAdd {
         at.push_back(q);
       }
     for (std::int64_t l0 = 0; l0 < s; ++l0) {
-      for (int l = 0; l < W; ++l) {  // 32-bit indices, or 64-bit ones as pairs (low half first)
-        const auto e = static_cast<std::int32_t>(l >= l0 ? (l - l0) / s : 0);
-        spread.push_back(e);
-        if constexpr (sizeof(T) == 8) spread.push_back(0);
-      }
+      for (int l = 0; l < W; ++l) Ops::index_of(static_cast<std::int32_t>(l >= l0 ? (l - l0) / s : 0), spread);
     }
   }
   // For each of the nr rows i: yc[yo[i] ...] += the rows of taps ka + k
@@ -525,16 +583,16 @@ struct ChunkAdd {
            std::int64_t ka, std::int64_t nk) const {
     for (std::int64_t ch = 0; ch < nch; ++ch) {
       const std::int64_t o = ch * W;
-      const std::uint32_t ym = Y2 - o >= W ? (1u << W) - 1 : (1u << (Y2 - o)) - 1;
-      __m512i idx[4];
-      std::uint32_t tm[4], lm[4];
+      const M ym = Ops::mask(Y2 - o >= W ? (1u << W) - 1 : (1u << (Y2 - o)) - 1);
+      I idx[4];
+      M tm[4], lm[4];
       const T* src[4];
       std::int64_t m = 0;
       for (std::int64_t k = 0; k < nk; ++k) {
         const Place& q = at[(ka + k) * nch + ch];
         if (!q.ymask) continue;
-        idx[m] = _mm512_loadu_si512(spread.data() + q.l0 * 16);
-        tm[m] = q.ymask, lm[m] = q.lmask, src[m] = t + k * P + q.cs;
+        idx[m] = Ops::index(spread.data() + q.l0 * kIdx);
+        tm[m] = Ops::mask(q.ymask), lm[m] = Ops::mask(q.lmask), src[m] = t + k * P + q.cs;
         ++m;
       }
       switch (m) {
@@ -546,24 +604,15 @@ struct ChunkAdd {
       }
     }
   }
-  template <int M>
-  static void rows(T* yc, std::uint32_t ym, const std::int64_t* yo, const std::int64_t* xo, std::int64_t nr,
-                   const __m512i* idx, const std::uint32_t* tm, const std::uint32_t* lm, const T* const* src) {
+  template <int K>
+  static void rows(T* yc, M ym, const std::int64_t* yo, const std::int64_t* xo, std::int64_t nr, const I* idx,
+                   const M* tm, const M* lm, const T* const* src) {
     for (std::int64_t i = 0; i < nr; ++i) {
       T* yr = yc + yo[i];
-      V acc = load(ym, yr);
-      for (int k = 0; k < M; ++k) acc = add(acc, tm[k], permute(idx[k], load(lm[k], src[k] + xo[i])));
-      store(yr, ym, acc);
+      V acc = Ops::load(ym, yr);
+      for (int k = 0; k < K; ++k) acc = Ops::add(acc, tm[k], Ops::permute(idx[k], Ops::load(lm[k], src[k] + xo[i])));
+      Ops::store(yr, ym, acc);
     }
-  }
-  static V load(std::uint32_t m, const T* p) { return ChunkMask<T>::load(m, p); }
-  static void store(T* p, std::uint32_t m, V v) { ChunkMask<T>::store(p, m, v); }
-  // (the masked forms, all lanes: GCC 12 warns on the plain ones' undefined pass-through)
-  static __m512 permute(__m512i i, __m512 v) { return _mm512_mask_permutexvar_ps(v, 0xFFFF, i, v); }
-  static __m512d permute(__m512i i, __m512d v) { return _mm512_mask_permutexvar_pd(v, 0xFF, i, v); }
-  static __m512 add(__m512 a, std::uint32_t m, __m512 b) { return _mm512_mask_add_ps(a, static_cast<__mmask16>(m), a, b); }
-  static __m512d add(__m512d a, std::uint32_t m, __m512d b) {
-    return _mm512_mask_add_pd(a, static_cast<__mmask8>(m), a, b);
   }
 };
 #endif
@@ -585,13 +634,13 @@ void conv_forward_direct(const ConvGeom& g, const T* x, const T* w, const T* bia
   const bool threads = g.worth_threads();
   const std::int64_t B = direct_rows(g, sizeof(T), direct_width<T>(), direct_forward_budget(g, sizeof(T), threads), held);
   const std::vector<TapPlace> places = tap_places(g);
-#if LUCID_ISA_LEVEL == 2
+#if LUCID_ISA_LEVEL >= 1
   const ChunkAdd<T> chunks(g, places);
 #endif
 #pragma omp parallel if (threads)
   {
     std::vector<std::int64_t> yo(static_cast<std::size_t>(B)), xo(static_cast<std::size_t>(B));
-#if LUCID_ISA_LEVEL != 2
+#if LUCID_ISA_LEVEL == 0
     std::vector<Segment> segs;
 #endif
 #pragma omp for collapse(2) schedule(static)
@@ -604,7 +653,7 @@ void conv_forward_direct(const ConvGeom& g, const T* x, const T* w, const T* bia
         for (std::int64_t r0 = 0; r0 < R; r0 += B) {
           const std::int64_t nb = std::min(B, R - r0), P = nb * X2;
           const T* xb = x + (n * g.Cx + grp * cxg) * X + r0 * X2;
-#if LUCID_ISA_LEVEL != 2
+#if LUCID_ISA_LEVEL == 0
           segments(g.x[1], X2, r0 * X2, r0 * X2 + P, segs);  // the block's rows, for add_tap_row
 #endif
           for (std::int64_t k0 = 0; k0 < g.k[0]; ++k0)
@@ -629,7 +678,7 @@ void conv_forward_direct(const ConvGeom& g, const T* x, const T* w, const T* bia
                   case 3: direct_forward_rows<T, 3>(xb, X, cxg, wk + ka, cyg * K, P, t); break;
                   default: direct_forward_rows<T, 4>(xb, X, cxg, wk + ka, cyg * K, P, t); break;
                 }
-#if LUCID_ISA_LEVEL == 2
+#if LUCID_ISA_LEVEL >= 1
                 chunks.add(yc, yo.data(), xo.data(), nr, t, P, ka, nk);
 #else
                 for (std::int64_t k = 0; k < nk; ++k) add_tap_row(g, tps[ka + k], t + k * P, segs, yc);

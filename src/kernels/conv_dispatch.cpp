@@ -85,7 +85,7 @@ bool use_direct_backward(const ConvGeom& g, std::size_t elem) {
   return cyg <= 4 || pairs <= 8 || (g.cx_per_group() <= 4 && g.s[2] >= 2);
 }
 
-// The direct forward (AVX-512: it adds its rows into y in masked vectors)
+// The direct forward (AVX2 and up: it adds its rows into y in masked vectors)
 // for small problems with at least two x channels per group whose phase rows
 // (y[2] / s[2]) are shorter than one 512-bit vector, where the blocked
 // forward's tiles run part empty and its packed weights weigh on the output
@@ -105,16 +105,28 @@ bool use_direct_backward(const ConvGeom& g, std::size_t elem) {
 // rows (16 -> 32 at 4^3, 3^3 taps: 0.099 against 0.070; 8 -> 8 at 6^3:
 // 0.053 against 0.030), outputs so small that 9% of them holds less than
 // one vector of x positions per block (8 -> 4 at 4^3, stride 1: 0.017
-// against 0.009), and with AVX2 (no masked chunks: with 128-bit adds into
-// y it measured even in float32, behind in float64).
+// against 0.009). Those figures are AVX-512's (Zen 4). With AVX2 (Zen 3,
+// 256-bit chunks, masks as vectors), one thread: S1 0.020 against
+// 0.033-0.048, S2 0.034 against 0.048 (float64 0.049-0.056 against
+// 0.065-0.071), 16 -> 16 at 4^3 0.074 against 0.13 (float64 0.13 against
+// 0.22), 64 -> 64 at 2^3 0.22 against 0.57 (float64 0.27 against 0.74-0.86),
+// 16 -> 8 at 6^3 in two samples 0.14 against 0.21-0.31, 8 -> 8 at 8^3,
+// stride 1, 0.085 against 0.123, 16 -> 16 at 6^3 0.11 against 0.18; two
+// threads S2 0.023 against 0.047, 64 -> 64 at 2^3 0.10 against 0.30. It
+// loses with 4 x channels and phase rows of 12 (4 -> 4 at 12^3, stride 2:
+// 0.12-0.20 against 0.09-0.15), so with AVX2 rows longer than one 256-bit
+// vector want 8 x channels; the other limits measured as with AVX-512.
 bool use_direct_forward(const ConvGeom& g, std::size_t elem) {
-  if (isa() != Isa::Avx512 || g.macs() >= 4.0e6) return false;
+  if (isa() == Isa::Base || g.macs() >= 4.0e6) return false;
   const std::int64_t cxg = g.cx_per_group();
   if (g.worth_threads() && g.N * g.Cy < 8) return false;
   if (elem == sizeof(double) && g.s[2] == 1) return false;
   // Its rows on one thread must hold one 512-bit vector's worth of x positions.
   if (direct_forward_budget(g, elem, false) < static_cast<double>(direct_forward_held(g) * 64)) return false;
-  const bool short_rows = g.y[2] / g.s[2] < static_cast<std::int64_t>(64 / elem) && cxg >= 2;
+  // With AVX2, phase rows beyond one 256-bit vector want at least 8 x channels.
+  const std::int64_t phase_row = g.y[2] / g.s[2];
+  const std::int64_t min_cx = isa() == Isa::Avx2 && phase_row >= static_cast<std::int64_t>(32 / elem) ? 8 : 2;
+  const bool short_rows = phase_row < static_cast<std::int64_t>(64 / elem) && cxg >= min_cx;
   return short_rows || (g.macs() < 262144.0 && cxg >= 4);
 }
 
