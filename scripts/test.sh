@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the C++ suite (Release), the C++ suite again under
 # AddressSanitizer + UndefinedBehaviorSanitizer, and the Python suite
-# (against PyTorch 2.13) on a freshly installed package.
+# (against PyTorch 2.13) on a freshly installed package, its PyTorch parity
+# tests again on the AVX2 and baseline kernels.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -24,3 +25,9 @@ bash scripts/python_env.sh
 cd /tmp
 "$root/.venv/bin/python" -m pytest -q -p no:cacheprovider --rootdir "$root" -c "$root/pyproject.toml" \
   "$root/python/tests" "$root/docs"
+
+echo "== Python parity with PyTorch on the AVX2 and baseline kernels"
+for isa in avx2 base; do
+  LUCID_ISA=$isa OPENBLAS_CORETYPE=Haswell "$root/.venv/bin/python" -m pytest -q -p no:cacheprovider \
+    --rootdir "$root" -c "$root/pyproject.toml" "$root/python/tests/test_torch_parity.py"
+done
