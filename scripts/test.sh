@@ -23,11 +23,10 @@ echo "== Python tests"
 bash scripts/python_env.sh
 # From outside the checkout, so that `import lucid` is the installed package.
 cd /tmp
-"$root/.venv/bin/python" -m pytest -q -p no:cacheprovider --rootdir "$root" -c "$root/pyproject.toml" \
-  "$root/python/tests" "$root/docs"
+run_pytest() { "$root/.venv/bin/python" -m pytest -q -p no:cacheprovider --rootdir "$root" -c "$root/pyproject.toml" "$@"; }
+run_pytest "$root/python/tests" "$root/docs"
 
 echo "== Python parity with PyTorch on the AVX2 and baseline kernels"
 for isa in avx2 base; do
-  LUCID_ISA=$isa OPENBLAS_CORETYPE=Haswell "$root/.venv/bin/python" -m pytest -q -p no:cacheprovider \
-    --rootdir "$root" -c "$root/pyproject.toml" "$root/python/tests/test_torch_parity.py"
+  LUCID_ISA=$isa OPENBLAS_CORETYPE=Haswell run_pytest "$root/python/tests/test_torch_parity.py"
 done
