@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <random>
 #include <vector>
@@ -524,6 +525,72 @@ TEST(Kernels, BlockedBackwardMatchesReference) {
   }
 }
 
+// The one-pass backward (both gradients and the bias gradient from one copy
+// of each y row) where every y element belongs to one x position and tap
+// (k = s along each axis, 1 to 3, no padding), called directly in each
+// instruction set the CPU has from AVX2 up: random channel counts (padded
+// tiles on both sides), rows of 9 to 40, groups, float32 and float64,
+// against the references, and bitwise the same on one thread and two (with
+// no bound on its scratch: these problems are small next to it). Every case
+// must be served.
+template <class T>
+void check_onepass(int isa, std::uint32_t seed) {
+  using Fn = bool (*)(const ConvGeom&, const T*, const T*, const T*, T*, T*, T*, double);
+  const Fn fn = isa == 2 ? &k::avx512::conv_backward_blocked_onepass<T> : &k::avx2::conv_backward_blocked_onepass<T>;
+  const double tol = sizeof(T) == 4 ? 2e-6 : 1e-13;
+  std::mt19937 rng(seed);
+  auto r = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int t = 0; t < 24; ++t) {
+    ConvGeom g;
+    g.N = r(1, 2);
+    g.groups = r(1, 2);
+    g.Cx = g.groups * r(5, 40);
+    g.Cy = g.groups * r(9, 40);
+    const std::int64_t xs[3] = {r(1, 3), r(1, 5), r(9, 40)};
+    for (int a = 0; a < 3; ++a) {
+      g.x[a] = xs[a];
+      g.k[a] = g.s[a] = r(1, 3);
+      g.y[a] = g.x[a] * g.s[a];
+    }
+    if (t == 0) g.k[2] = g.s[2] = 2;  // the stride-2 row split in registers, at least once
+    g.y[2] = g.x[2] * g.s[2];
+    const auto [nx, ny, nw] = sizes(g);
+    auto x = rand_vec<T>(nx, rng), y = rand_vec<T>(ny, rng), w = rand_vec<T>(nw, rng);
+    std::vector<T> want_x(nx), want_w(nw), want_b(static_cast<std::size_t>(g.Cy));
+    k::conv_gather_reference<T>(g, y.data(), w.data(), nullptr, want_x.data());
+    k::conv_weight_grad_reference<T>(g, x.data(), y.data(), want_w.data());
+    for (std::int64_t c = 0; c < g.Cy; ++c) {
+      double sum = 0;
+      for (std::int64_t n = 0; n < g.N; ++n)
+        for (std::int64_t i = 0; i < g.y_spatial(); ++i) sum += static_cast<double>(y[static_cast<std::size_t>((n * g.Cy + c) * g.y_spatial() + i)]);
+      want_b[static_cast<std::size_t>(c)] = static_cast<T>(sum);
+    }
+    const T nan = std::numeric_limits<T>::quiet_NaN();
+    std::vector<T> gx1(nx, T(7)), gw1(nw, nan), gb1(want_b.size(), nan), gx2(nx, T(7)), gw2(nw, nan), gb2(want_b.size(), nan);
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const double any = std::numeric_limits<double>::infinity();
+    ASSERT_TRUE(fn(g, x.data(), w.data(), y.data(), gx1.data(), gw1.data(), gb1.data(), any)) << "case " << t;
+    omp_set_num_threads(std::max(2, threads));
+    ASSERT_TRUE(fn(g, x.data(), w.data(), y.data(), gx2.data(), gw2.data(), gb2.data(), any)) << "case " << t;
+    omp_set_num_threads(threads);
+    ASSERT_LE(rel_err(gx1, want_x), tol) << "input grad, case " << t;
+    ASSERT_LE(rel_err(gw1, want_w), tol) << "weight grad, case " << t;
+    ASSERT_LE(rel_err(gb1, want_b), tol) << "bias grad, case " << t;
+    EXPECT_EQ(std::memcmp(gx1.data(), gx2.data(), nx * sizeof(T)), 0) << "1 vs 2 threads, case " << t;
+    EXPECT_EQ(std::memcmp(gw1.data(), gw2.data(), nw * sizeof(T)), 0) << "1 vs 2 threads, case " << t;
+    EXPECT_EQ(std::memcmp(gb1.data(), gb2.data(), want_b.size() * sizeof(T)), 0) << "1 vs 2 threads, case " << t;
+  }
+}
+
+TEST(Kernels, OnePassBackwardMatchesReference) {
+  each_isa([](int i) {
+    if (i == 0) return;  // no one-pass backward without AVX2
+    check_onepass<float>(i, 210 + i);
+    check_onepass<double>(i, 220 + i);
+  });
+}
+
 // A cubic geometry: N samples, Cx -> Cy channels, inputs I^3, kernel k^3,
 // stride s, padding p, output padding op, dilation d.
 struct Cubic {
@@ -763,10 +830,12 @@ TEST(Kernels, DirectBackwardScratchWithinATenth) {
 // produces, and so, where AVX-512 sends it to the same kernels, does the
 // U-Net up-convolution's (2^3 taps at stride 2, 128 -> 64 channels: its
 // copies of x rows count against the budget; 11% before). With AVX2 that
-// one takes the shared-column products, which keep 22%.
+// one takes the shared-column products, which keep 22%. Smaller U-Net
+// up-convolutions (U2's channels, and L1's, on 24^3 and 32^3) take the
+// one-pass backward: its copies of the weight gradient count too.
 TEST(Kernels, BlockedBackwardScratchWithinATenth) {
   if (std::string(k::kernel_isa()) == "base") GTEST_SKIP() << "no blocked kernels without AVX2";
-  std::vector<Cubic> cases = {{4, 64, 32, 16, 4, 2, 1}};
+  std::vector<Cubic> cases = {{4, 64, 32, 16, 4, 2, 1}, {1, 64, 32, 24, 2, 2, 0}, {1, 32, 16, 32, 2, 2, 0}};
   if (std::string(k::kernel_isa()) == "avx512") cases.push_back({1, 128, 64, 16, 2, 2, 0});
   for (const Cubic& c : cases) {
     const ConvGeom g = c.geom();

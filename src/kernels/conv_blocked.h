@@ -23,6 +23,11 @@ namespace lucid::kernels {
   void conv_gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x, T* spare); \
   template <class T>                                                                        \
   void conv_weight_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w);            \
+  /* both gradients and the bias gradient in one pass, where it serves (k = s) and its */   \
+  /* scratch keeps within `share` of what the backward produces */                         \
+  template <class T>                                                                        \
+  bool conv_backward_blocked_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb, \
+                                     double share);                                         \
   template <class T>                                                                        \
   void conv_scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y); \
   template <class T>                                                                        \

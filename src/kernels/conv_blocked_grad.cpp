@@ -14,6 +14,7 @@
 
 #include "conv_blocked.h"
 #include "conv_phases.h"
+#include "partial_sums.h"
 
 #include "isa_target.h"
 
@@ -26,14 +27,77 @@ LUCID_ISA_BEGIN
 namespace lucid::kernels::LUCID_ISA {
 namespace {
 
+// The gather's packed weights: per group and block of MR x channels
+// [tap][co][MR] (zero-padded channels). Given spare memory of w's size, the
+// blocks without padded channels go there (they fill at most w's size), the
+// others to `rest` (rest_size() values).
+template <class T, int MR>
+struct GatherWeights {
+  std::int64_t blocks, full, wblock, groups;
+  T* spare = nullptr;
+  T* rest = nullptr;
+  GatherWeights(const ConvGeom& g, T* spare_w)
+      : blocks(ceil_div(g.cx_per_group(), MR)), full(spare_w ? g.cx_per_group() / MR : 0),
+        wblock(g.taps() * g.cy_per_group() * MR), groups(g.groups), spare(spare_w) {}
+  std::int64_t rest_size() const { return groups * (blocks - full) * wblock; }
+  T* at(std::int64_t grp, std::int64_t b) const {
+    return b < full ? spare + (grp * full + b) * wblock : rest + (grp * (blocks - full) + b - full) * wblock;
+  }
+  void pack(const ConvGeom& g, const T* w) const {
+    const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
+    for (std::int64_t grp = 0; grp < groups; ++grp)
+      for (std::int64_t b = 0; b < blocks; ++b) {
+        const std::int64_t ci0 = b * MR, mr = std::min<std::int64_t>(MR, cxg - ci0);
+        T* dst = at(grp, b);
+        for (std::int64_t kf = 0; kf < K; ++kf)
+          for (std::int64_t co = 0; co < cyg; ++co)
+            for (int m = 0; m < MR; ++m)
+              dst[(kf * cyg + co) * MR + m] = m < mr ? w[((grp * cxg + ci0 + m) * cyg + co) * K + kf] : T(0);
+      }
+  }
+};
+
+// One row of x from the y rows held in slots (yp: [slot][co][phase][Lp],
+// `pitch` = s2 * Lp per channel): every block of MR x channels, in tiles of
+// NV vectors along the row staged in st (MR rows of Xr), then copied to
+// xrow (channel c of the group at xrow + c * X). xs, ws: room for every tap.
 template <class T, int MR, int NV>
-void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x, T* spare) {
+void gather_row(const ConvGeom& g, const YRows& yr, const RowSlots& slots, const T* yp, std::int64_t Lp,
+                const GatherWeights<T, MR>& pw, std::int64_t grp, const T* bias, T* st, std::int64_t Xr, T* xrow,
+                const T** xs, const T** ws) {
   using VT = Vec<T>;
   using V = typename VT::V;
   constexpr int NR = NV * VT::W;
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
+  const std::int64_t X = g.x_spatial(), Xw = g.x[2], pitch = g.s[2] * Lp;
+  for (std::int64_t b = 0; b < pw.blocks; ++b) {
+    const std::int64_t ci0 = b * MR, mr = std::min<std::int64_t>(MR, cxg - ci0);
+    V bv[MR];
+    for (int m = 0; m < MR; ++m) {
+      const T bm = (bias && m < mr) ? bias[grp * cxg + ci0 + m] : T(0);
+      bv[m] = VT::bcast(&bm);
+    }
+    const T* wb = pw.at(grp, b);
+    std::int64_t nl = 0;  // the live taps: where their y row and weights are
+    for (std::int64_t kf = 0; kf < K; ++kf) {
+      const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(kf / g.k[2])];
+      if (sl < 0) continue;
+      const std::size_t k2 = static_cast<std::size_t>(kf % g.k[2]);
+      xs[nl] = yp + sl * cyg * pitch + yr.r[k2] * Lp + yr.c[k2];
+      ws[nl++] = wb + kf * cyg * MR;
+    }
+    std::int64_t c0 = 0;
+    for (; c0 + VT::W < Xw; c0 += NR) tile<T, MR, NV>(xs, ws, nl, c0, cyg, pitch, bv, st, Xr);
+    if (c0 < Xw) tile<T, MR, 1>(xs, ws, nl, c0, cyg, pitch, bv, st, Xr);
+    for (int m = 0; m < mr; ++m) copy_short(xrow + (ci0 + m) * X, st + m * Xr, Xw);
+  }
+}
+
+template <class T, int MR, int NV>
+void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x, T* spare) {
+  constexpr int NR = NV * Vec<T>::W;
+  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
   const std::int64_t X = g.x_spatial(), Xw = g.x[2], s2 = g.s[2];
-  const std::int64_t blocks = (cxg + MR - 1) / MR;
   const YRows yr(g);
   const std::int64_t Xr = (Xw + NR - 1) / NR * NR;  // staged row
   const std::int64_t Lp = Xr + yr.cmax, pitch = s2 * Lp;  // a phase row; one channel
@@ -41,27 +105,13 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
   if (g.N == 0) return;
   const double out_bytes = static_cast<double>(g.N * g.Cx * X) * sizeof(T);
   const std::int64_t nrows = g.N * g.x[0] * g.x[1];
-  // The weights, packed once for all threads: per group and block
-  // [tap][co][MR] (zero-padded channels). Given spare memory of w's size,
-  // the blocks without padded channels go there (they fill at most w's
-  // size), the others to scratch.
-  const std::int64_t wblock = K * cyg * MR, full = spare ? cxg / MR : 0;
-  T* wp = thread_scratch<T>(static_cast<std::size_t>(g.groups * (blocks - full) * wblock), 1);
-  auto packed = [&](std::int64_t grp, std::int64_t b) {
-    return b < full ? spare + (grp * full + b) * wblock : wp + (grp * (blocks - full) + b - full) * wblock;
-  };
-  for (std::int64_t grp = 0; grp < g.groups; ++grp)
-    for (std::int64_t b = 0; b < blocks; ++b) {
-      const std::int64_t ci0 = b * MR, mr = std::min<std::int64_t>(MR, cxg - ci0);
-      T* dst = packed(grp, b);
-      for (std::int64_t kf = 0; kf < K; ++kf)
-        for (std::int64_t co = 0; co < cyg; ++co)
-          for (int m = 0; m < MR; ++m)
-            dst[(kf * cyg + co) * MR + m] = m < mr ? w[((grp * cxg + ci0 + m) * cyg + co) * K + kf] : T(0);
-    }
+  // The weights, packed once for all threads.
+  GatherWeights<T, MR> pw(g, spare);
+  pw.rest = thread_scratch<T>(static_cast<std::size_t>(pw.rest_size()), 1);
+  pw.pack(g, w);
   // Items are (group, chunk of rows): with no per-item weights, one block
   // group holds every block.
-  const std::int64_t chunks = BlockedSplit(g, blocks, 0, out_bytes, nrows).chunks;
+  const std::int64_t chunks = BlockedSplit(g, pw.blocks, 0, out_bytes, nrows).chunks;
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::int64_t it = 0; it < g.groups * chunks; ++it) {
     const std::int64_t ch = it % chunks, grp = it / chunks;
@@ -76,28 +126,8 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
       const std::int64_t ih = yr.order[static_cast<std::size_t>(row % g.x[1])];
       yr.want(n, id, ih, 0, nslot, slots);
       slots.assign([&](std::int64_t sl, std::int64_t key) { yr.pack(y, grp, key, Lp, yp + sl * cyg * pitch, pitch, Lp); });
-      for (std::int64_t b = 0; b < blocks; ++b) {
-        const std::int64_t ci0 = b * MR, mr = std::min<std::int64_t>(MR, cxg - ci0);
-        V bv[MR];
-        for (int m = 0; m < MR; ++m) {
-          const T bm = (bias && m < mr) ? bias[grp * cxg + ci0 + m] : T(0);
-          bv[m] = VT::bcast(&bm);
-        }
-        const T* wb = packed(grp, b);
-        std::int64_t nl = 0;  // the live taps: where their y row and weights are
-        for (std::int64_t kf = 0; kf < K; ++kf) {
-          const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(kf / g.k[2])];
-          if (sl < 0) continue;
-          const std::size_t k2 = static_cast<std::size_t>(kf % g.k[2]);
-          xs[static_cast<std::size_t>(nl)] = yp + sl * cyg * pitch + yr.r[k2] * Lp + yr.c[k2];
-          ws[static_cast<std::size_t>(nl++)] = wb + kf * cyg * MR;
-        }
-        std::int64_t c0 = 0;
-        for (; c0 + VT::W < Xw; c0 += NR) tile<T, MR, NV>(xs.data(), ws.data(), nl, c0, cyg, pitch, bv, st, Xr);
-        if (c0 < Xw) tile<T, MR, 1>(xs.data(), ws.data(), nl, c0, cyg, pitch, bv, st, Xr);
-        for (int m = 0; m < mr; ++m)
-          copy_short(x + (n * g.Cx + grp * cxg + ci0 + m) * X + (id * g.x[1] + ih) * Xw, st + m * Xr, Xw);
-      }
+      gather_row<T, MR, NV>(g, yr, slots, yp, Lp, pw, grp, bias, st, Xr,
+                            x + (n * g.Cx + grp * cxg) * X + (id * g.x[1] + ih) * Xw, xs.data(), ws.data());
     }
   }
 }
@@ -129,6 +159,47 @@ std::int64_t wgrad_pairs_per_set(const ConvGeom& g, std::int64_t cyp) {
   return ceil_div(units, ceil_div(units, most / unit)) * unit;
 }
 
+// Adds to Gt (one tap's share of the weight gradient, [ci][cyp]) the
+// products of `live` rows of x (xts[r]: channel ci at + ci * xm, position i
+// at + i * xi) with the y values their tap meets (yts[r]: channel-last,
+// position i at + i * cyp), in tiles of MR x channels x NV vectors of y
+// channels summed in registers over the Xw positions of every row.
+template <class T, int MR, int NV>
+void wgrad_tap(const T* const* yts, const T* const* xts, std::int64_t live, std::int64_t Xw, std::int64_t cxg,
+               std::int64_t cyp, std::int64_t xm, std::int64_t xi, T* Gt) {
+  using PT = typename Pairs<T, NV>::VT;  // the registers the NV vectors sit in
+  using PV = typename PT::V;
+  constexpr int NP = Pairs<T, NV>::N;
+  constexpr int NC = NV * Vec<T>::W;  // output channels per tile
+  for (std::int64_t ci0 = 0; ci0 < cxg; ci0 += MR) {
+    const std::int64_t mr = std::min<std::int64_t>(MR, cxg - ci0);
+    T* Gb = Gt + ci0 * cyp;
+    for (std::int64_t c0 = 0; c0 < cyp; c0 += NC) {
+      PV acc[MR][NP];
+      for (int m = 0; m < MR; ++m)
+        for (int v = 0; v < NP; ++v) acc[m][v] = PT::zero();
+      for (std::int64_t r = 0; r < live; ++r) {
+        const T* yt = yts[r] + c0;
+        const T* xt = xts[r] + ci0 * xm;
+        for (std::int64_t i = 0; i < Xw; ++i, yt += cyp, xt += xi) {
+          PV yv[NP];
+          for (int v = 0; v < NP; ++v) yv[v] = PT::load(yt + v * PT::W);
+          for (int m = 0; m < MR; ++m) {
+            const PV xv = PT::bcast(xt + m * xm);
+            for (int v = 0; v < NP; ++v) acc[m][v] = PT::fma(xv, yv[v], acc[m][v]);
+          }
+        }
+      }
+      for (int m = 0; m < MR; ++m)  // (a constant bound keeps acc in registers)
+        if (m < mr)
+          for (int v = 0; v < NP; ++v) {
+            T* p = Gb + m * cyp + c0 + v * PT::W;
+            PT::store(p, PT::add(PT::load(p), acc[m][v]));
+          }
+    }
+  }
+}
+
 // The weight gradient w[ci, co, k] = sum over (n, positions i) of
 // x[n, ci, i] * y[n, co, o(i, k)]. A tile of MR input channels x NV vectors
 // of output channels accumulates over the positions of a group of rows of x
@@ -146,11 +217,7 @@ std::int64_t wgrad_pairs_per_set(const ConvGeom& g, std::int64_t cyp) {
 // gradient is kept.
 template <class T, int MR, int NV, bool InPlace>
 void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w, std::int64_t per_set) {
-  using VT = Vec<T>;
-  using PT = typename Pairs<T, NV>::VT;  // the registers the NV vectors sit in
-  using PV = typename PT::V;
-  constexpr int NP = Pairs<T, NV>::N;
-  constexpr int NC = NV * VT::W;  // output channels per tile
+  constexpr int NC = NV * Vec<T>::W;  // output channels per tile
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
   const std::int64_t X = g.x_spatial(), Xw = g.x[2], s2 = g.s[2];
   const std::int64_t cyp = (cyg + NC - 1) / NC * NC, blocks = (cxg + MR - 1) / MR, cxp = blocks * MR;
@@ -233,33 +300,7 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w, std::int64_t p
             xts[live++] = xrows[r];
           }
           if (live == 0) continue;
-          for (std::int64_t b = 0; b < blocks; ++b) {
-            const std::int64_t ci0 = b * MR, mr = std::min<std::int64_t>(MR, cxg - ci0);
-            T* Gb = G + ((kf - kf0) * cxg + ci0) * cyp;
-            for (std::int64_t c0 = 0; c0 < cyp; c0 += NC) {
-              PV acc[MR][NP];
-              for (int m = 0; m < MR; ++m)
-                for (int v = 0; v < NP; ++v) acc[m][v] = PT::zero();
-              for (std::int64_t r = 0; r < live; ++r) {
-                const T* yt = yts[r] + c0;
-                const T* xt = xts[r] + ci0 * xm;
-                for (std::int64_t i = 0; i < Xw; ++i, yt += cyp, xt += xi) {
-                  PV yv[NP];
-                  for (int v = 0; v < NP; ++v) yv[v] = PT::load(yt + v * PT::W);
-                  for (int m = 0; m < MR; ++m) {
-                    const PV xv = PT::bcast(xt + m * xm);
-                    for (int v = 0; v < NP; ++v) acc[m][v] = PT::fma(xv, yv[v], acc[m][v]);
-                  }
-                }
-              }
-              for (int m = 0; m < MR; ++m)  // (a constant bound keeps acc in registers)
-                if (m < mr)
-                  for (int v = 0; v < NP; ++v) {
-                    T* p = Gb + m * cyp + c0 + v * PT::W;
-                    PT::store(p, PT::add(PT::load(p), acc[m][v]));
-                  }
-            }
-          }
+          wgrad_tap<T, MR, NV>(yts, xts, live, Xw, cxg, cyp, xm, xi, G + (kf - kf0) * cxg * cyp);
         }
     }
     // Into w[ci, co, k]: the first half to finish stores, the second adds
@@ -298,6 +339,132 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
   const std::int64_t per_set = wgrad_pairs_per_set<T>(g, cyp);
   if (g.cx_per_group() % MR == 0 && per_set * g.k[2] <= 8) return wgrad_tiles<T, MR, NV, true>(g, x, y, w, per_set);
   wgrad_tiles<T, MR, NV, false>(g, x, y, w, per_set);
+}
+
+
+// Every y element belongs to exactly one x position and tap (k = s, no
+// dilation, padding or output padding along any axis): each y row is then
+// copied once in the one-pass backward, which sums the bias gradient from it.
+bool y_partitioned(const ConvGeom& g) {
+  for (int a = 0; a < 3; ++a)
+    if (g.k[a] != g.s[a] || g.d[a] != 1 || g.pad[a] != 0 || g.y[a] != g.x[a] * g.s[a]) return false;
+  return true;
+}
+
+// Both gradients, and the bias gradient, in one pass over y (k = s). For
+// each row of x, its y rows are read from memory once and copied twice (the
+// second time from cache): as the gather reads them (channel-major, split
+// by phase) and as the weight gradient reads them (channel-last, split by
+// phase). The gather's tiles then make the row of the
+// input gradient, and the weight gradient's tiles add the row's products
+// into the item's sum, while the bias gradient sums the y rows. Apart, the
+// gather, the weight gradient and the bias gradient each read all of y from
+// memory. Items are (group, part of the rows), `parts` of them fixed by the
+// problem, each summing its own copy of the weight gradient ([tap][ci][co],
+// co padded to cyp) and bias partial sums; the copies are added in part
+// order at the end, so the result does not depend on the thread count. The
+// gather's weights are packed in gw, which is written only at the end.
+// Returns false, having done nothing, where its scratch would exceed `share`
+// of what the backward produces (counted for two threads, whatever the
+// count: the choice must not depend on it).
+template <class T, int MRg, int NVg, int MRw, int NVw>
+bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb, double share) {
+  constexpr int NRg = NVg * Vec<T>::W, NC = NVw * Vec<T>::W;
+  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
+  const std::int64_t X = g.x_spatial(), Y = g.y_spatial(), Xw = g.x[2], Yw = g.y[2], s2 = g.s[2];
+  const std::int64_t nslot = g.k[0] * g.k[1], nrows = g.N * g.x[0] * g.x[1];
+  const YRows yr(g);
+  const std::int64_t Xr = ceil_div(Xw, NRg) * NRg, Lp = Xr + yr.cmax, pitch = s2 * Lp;  // the gather's slots
+  const std::int64_t cyp = ceil_div(cyg, NC) * NC, cxp = ceil_div(cxg, MRw) * MRw;
+  const std::int64_t Lw = Xw + yr.cmax, slotw = s2 * Lw * cyp;  // the weight gradient's slots
+  const std::int64_t ng = K * cxg * cyp, nw = g.groups * ng;   // one part's weight gradient
+  GatherWeights<T, MRg> pw(g, gw);
+  // Parts: with threads, as many as fit in 4% of what the backward
+  // produces, from 2 to 8 (dynamic items balance a loaded machine).
+  const double produced = wgrad_produced<T>(g), part_bytes = static_cast<double>(nw) * sizeof(T);
+  const std::int64_t parts = std::min<std::int64_t>(
+      std::max<std::int64_t>(nrows, 1),
+      g.worth_threads() ? std::clamp<std::int64_t>(static_cast<std::int64_t>(0.04 * produced / part_bytes), 2, 8) : 1);
+  const std::int64_t per_thread = MRg * Xr + nslot * (cyg * pitch + slotw) + Xw * cxp;
+  const double scratch = (static_cast<double>(parts * nw + pw.rest_size() + 2 * per_thread)) * sizeof(T);
+  if (g.N == 0 || scratch > share * produced) return false;
+  T* sums = thread_scratch<T>(static_cast<std::size_t>(parts * nw + pw.rest_size()), 1);
+  pw.rest = sums + parts * nw;
+  pw.pack(g, w);
+  std::vector<PartialSums> bsum(gb ? static_cast<std::size_t>(parts * g.Cy) : 0);
+#pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
+  for (std::int64_t it = 0; it < g.groups * parts; ++it) {
+    const std::int64_t grp = it / parts, part = it % parts;
+    T* G = sums + part * nw + grp * ng;
+    std::fill(G, G + ng, T(0));
+    PartialSums* bs = gb ? bsum.data() + part * g.Cy + grp * cyg : nullptr;
+    // Scratch: MRg staged rows, the gather's y slots, the weight gradient's, the x row channel-last.
+    T* st = thread_scratch<T>(static_cast<std::size_t>(per_thread), 0);
+    T* yp = st + MRg * Xr;
+    T* yc = yp + nslot * cyg * pitch;
+    T* xt = yc + nslot * slotw;
+    RowSlots slots(nslot);
+    std::vector<const T*> xs(static_cast<std::size_t>(K)), ws(static_cast<std::size_t>(K));
+    for (std::int64_t row = nrows * part / parts; row < nrows * (part + 1) / parts; ++row) {
+      const std::int64_t n = row / (g.x[0] * g.x[1]), id = row / g.x[1] % g.x[0];
+      const std::int64_t ih = yr.order[static_cast<std::size_t>(row % g.x[1])];
+      yr.want(n, id, ih, 0, nslot, slots);
+      slots.assign([&](std::int64_t sl, std::int64_t key) {
+        yr.pack(y, grp, key, Lp, yp + sl * cyg * pitch, pitch, Lp);
+        T* dst = yc + sl * slotw;
+        std::fill(dst, dst + slotw, T(0));  // padded channels
+        yr.pack_channel_last(y, grp, key, Lw, dst, Lw * cyp, cyp);
+        if (bs) {
+          const std::int64_t plane = g.y[0] * g.y[1];
+          const T* src = y + ((key / plane) * g.Cy + grp * cyg) * Y + (key % plane) * Yw;
+          for (std::int64_t co = 0; co < cyg; ++co) bs[co].add(src + co * Y, Yw);
+        }
+      });
+      const std::int64_t at = (n * g.Cx + grp * cxg) * X + (id * g.x[1] + ih) * Xw;
+      gather_row<T, MRg, NVg>(g, yr, slots, yp, Lp, pw, grp, nullptr, st, Xr, gx + at, xs.data(), ws.data());
+      copy_transposed(x + at, X, cxg, Xw, xt, cxp);
+      for (std::int64_t i = 0; i < Xw; ++i) std::fill(xt + i * cxp + cxg, xt + (i + 1) * cxp, T(0));
+      const T* xts[1] = {xt};
+      for (std::int64_t kf = 0; kf < K; ++kf) {
+        const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(kf / g.k[2])];
+        if (sl < 0) continue;
+        const std::size_t k2 = static_cast<std::size_t>(kf % g.k[2]);
+        const T* yts[1] = {yc + sl * slotw + (yr.r[k2] * Lw + yr.c[k2]) * cyp};
+        wgrad_tap<T, MRw, NVw>(yts, xts, 1, Xw, cxg, cyp, 1, cxp, G + kf * cxg * cyp);
+      }
+    }
+  }
+  // Into w[ci, co, k], the parts added in order.
+  for (std::int64_t grp = 0; grp < g.groups; ++grp)
+    for (std::int64_t kf = 0; kf < K; ++kf)
+      for (std::int64_t ci = 0; ci < cxg; ++ci)
+        for (std::int64_t co = 0; co < cyg; ++co) {
+          const std::int64_t i = grp * ng + (kf * cxg + ci) * cyp + co;
+          T v = sums[i];
+          for (std::int64_t part = 1; part < parts; ++part) v += sums[part * nw + i];
+          gw[((grp * cxg + ci) * cyg + co) * K + kf] = v;
+        }
+  for (std::int64_t c = 0; c < (gb ? g.Cy : 0); ++c) {
+    double v = 0;
+    for (std::int64_t part = 0; part < parts; ++part) v += bsum[static_cast<std::size_t>(part * g.Cy + c)].total();
+    gb[c] = static_cast<T>(v);
+  }
+  return true;
+}
+
+// The one-pass backward with the gather's tile shape (MRg x NVg) and the
+// weight gradient's chosen as conv_weight_grad_blocked chooses it.
+template <class T, int MRg, int NVg>
+bool onepass_tiles(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb, double share) {
+#if LUCID_ISA_LEVEL == 2
+  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), W = Vec<T>::W;
+  if ((cxg + 7) / 8 * 8 <= (cxg + 5) / 6 * 6) {
+    const double pad4 = static_cast<double>(ceil_div(cyg, 4 * W) * 4 * W), pad2 = static_cast<double>(ceil_div(cyg, 2 * W) * 2 * W);
+    return pad4 <= 1.15 * pad2 ? backward_onepass<T, MRg, NVg, 8, 4>(g, x, w, y, gx, gw, gb, share)
+                               : backward_onepass<T, MRg, NVg, 8, 2>(g, x, w, y, gx, gw, gb, share);
+  }
+#endif
+  return backward_onepass<T, MRg, NVg, 6, 2>(g, x, w, y, gx, gw, gb, share);
 }
 
 }  // namespace
@@ -343,6 +510,23 @@ void conv_weight_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w) {
   return few_out ? wgrad_tiles<T, 6, 1>(g, x, y, w) : wgrad_tiles<T, 6, 2>(g, x, y, w);
 }
 
+
+// Both gradients and the bias gradient (gb may be null) in one pass over y
+// where every y element belongs to one x position and tap (k = s), rows of
+// x fill the tiles and the scratch keeps within `share` of what the
+// backward produces; false, having done nothing, elsewhere.
+template <class T>
+bool conv_backward_blocked_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb,
+                                   double share) {
+  const std::int64_t W = Vec<T>::W;
+  if (!y_partitioned(g) || g.cx_per_group() <= 4 || g.cy_per_group() <= W || g.x[2] <= W) return false;
+  bool done = false;
+  with_wide_tile<T>(
+      {g.x[2]}, g.cx_per_group(),
+      [&](auto mr, auto nv) { done = onepass_tiles<T, mr(), nv()>(g, x, w, y, gx, gw, gb, share); }, false);
+  return done;
+}
+
 }  // namespace lucid::kernels::LUCID_ISA
 
 #else  // no AVX2: the direct loops serve
@@ -360,6 +544,10 @@ template <class T>
 void conv_weight_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w) {
   conv_weight_grad_direct<T>(g, x, y, w);
 }
+template <class T>
+bool conv_backward_blocked_onepass(const ConvGeom&, const T*, const T*, const T*, T*, T*, T*, double) {
+  return false;
+}
 }  // namespace lucid::kernels::LUCID_ISA
 
 #endif
@@ -376,5 +564,9 @@ template void conv_gather_blocked_reusing<double>(const ConvGeom&, const double*
                                                   double*);
 template void conv_weight_grad_blocked<float>(const ConvGeom&, const float*, const float*, float*);
 template void conv_weight_grad_blocked<double>(const ConvGeom&, const double*, const double*, double*);
+template bool conv_backward_blocked_onepass<float>(const ConvGeom&, const float*, const float*, const float*, float*,
+                                                   float*, float*, double);
+template bool conv_backward_blocked_onepass<double>(const ConvGeom&, const double*, const double*, const double*,
+                                                    double*, double*, double*, double);
 }  // namespace lucid::kernels::LUCID_ISA
 LUCID_ISA_END
