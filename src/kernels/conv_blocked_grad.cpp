@@ -412,9 +412,9 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
       slots.assign([&](std::int64_t sl, std::int64_t key) {
         yr.pack(y, grp, key, Lp, yp + sl * cyg * pitch, pitch, Lp);
         T* dst = yc + sl * slotw;
-        std::fill(dst, dst + slotw, T(0));  // padded channels
+        if (cyp > cyg) std::fill(dst, dst + slotw, T(0));  // padded channels (k = s: every position is written)
         yr.pack_channel_last(y, grp, key, Lw, dst, Lw * cyp, cyp);
-        if (bs) {
+        if (bs) {  // from the row just read, in cache
           const std::int64_t plane = g.y[0] * g.y[1];
           const T* src = y + ((key / plane) * g.Cy + grp * cyg) * Y + (key % plane) * Yw;
           for (std::int64_t co = 0; co < cyg; ++co) bs[co].add(src + co * Y, Yw);

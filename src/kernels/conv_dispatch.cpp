@@ -282,15 +282,14 @@ void gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, T* x, T* 
   LUCID_DIRECT(conv_gather_blocked_reusing, g, y, w, nullptr, x, spare)
 }
 // The one-pass backward (both gradients and the bias gradient from one copy
-// of each y row: conv_backward_blocked_onepass), where it serves within a
-// tenth of what the backward produces.
+// of each y row: conv_backward_blocked_onepass) with AVX-512, where it
+// serves within a tenth of what the backward produces. (With AVX2, forced
+// on the Zen 4, it lost to the shared-column halves that serve there: L1's
+// backward 54-67 ms against 44-46, U2's 27-29 against 16-18.)
 template <class T>
 bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb) {
-  switch (isa()) {
-    case Isa::Avx512: return avx512::conv_backward_blocked_onepass<T>(g, x, w, y, gx, gw, gb, 0.10);
-    case Isa::Avx2: return avx2::conv_backward_blocked_onepass<T>(g, x, w, y, gx, gw, gb, 0.10);
-    default: return false;
-  }
+  if (isa() != Isa::Avx512) return false;
+  return avx512::conv_backward_blocked_onepass<T>(g, x, w, y, gx, gw, gb, 0.10);
 }
 }  // namespace
 template <class T>
