@@ -282,13 +282,21 @@ void gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, T* x, T* 
   LUCID_DIRECT(conv_gather_blocked_reusing, g, y, w, nullptr, x, spare)
 }
 // The one-pass backward (both gradients and the bias gradient from one copy
-// of each y row: conv_backward_blocked_onepass) with AVX-512, where it
-// serves within a tenth of what the backward produces. (With AVX2, forced
-// on the Zen 4, it lost to the shared-column halves that serve there: L1's
-// backward 54-67 ms against 44-46, U2's 27-29 against 16-18.)
+// of each y row: conv_backward_blocked_onepass) with AVX-512, for at most
+// 1024 channel pairs per group, where it serves within a tenth of what the
+// backward produces. It saves two reads of y, which count where there are
+// few channels per y element: on the Zen 4, two threads, against the
+// blocked gather, weight gradient and bias pass (`build/bench/kernel_time
+// N Cx Cy I 2 2 0 0 1 1 float32 bwd 8`, k = s = 2), L1 (32 -> 16 at 64^3)
+// 35-37 ms against 44-47, 16 -> 16 at 48^3 (N 2) 19.2 against 26.5, 48 ->
+// 16 at 48^3 19.5 against 22, 32 -> 32 at 40^3 17.7 against 21.8, 64 -> 16
+// at 40^3 15.7-16.2 against 16.1-16.7; with more pairs it lost: U2 (64 ->
+// 32 at 32^3) 17.4-17.6 against 15.7-16.3, 48 -> 48 at 32^3 22.8 against
+// 20.7. With AVX2, forced on the Zen 4, it lost to the shared-column halves
+// that serve there: L1 54-67 ms against 44-46, U2 27-29 against 16-18.
 template <class T>
 bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb) {
-  if (isa() != Isa::Avx512) return false;
+  if (isa() != Isa::Avx512 || g.cx_per_group() * g.cy_per_group() > 1024) return false;
   return avx512::conv_backward_blocked_onepass<T>(g, x, w, y, gx, gw, gb, 0.10);
 }
 }  // namespace
