@@ -5,7 +5,9 @@
 // copied, all channels, into slots split by phase along the last axis (so a
 // strided read becomes a contiguous one) and zero-padded at the edges; the
 // slots are kept while the next row still needs them. No column buffer, no
-// product call. Compiled once per instruction set like conv_blocked.cpp.
+// product call. Also the register-blocked weight gradient, and the one-pass
+// backward that runs both (with the bias gradient) over one read of y where
+// k = s. Compiled once per instruction set like conv_blocked.cpp.
 #include <algorithm>
 #include <cstdint>
 #include <mutex>

@@ -7,7 +7,8 @@
 //     all x channels;
 //   - few channels per group or a tiny problem: direct loops;
 //   - rows long enough to fill register tiles (AVX2 and up): the blocked
-//     kernels (conv_blocked.cpp, conv_blocked_grad.cpp);
+//     kernels (conv_blocked.cpp, conv_blocked_grad.cpp), and for the
+//     backward of k = s with few channels (AVX-512) the one-pass backward;
 //   - shorter rows, channels in whole vectors (AVX2 and up): the channels
 //     kernels (conv_channels_forward.cpp, conv_channels_grad.cpp);
 //   - otherwise: stride phases and matrix products (conv_gemm.cpp), or for
@@ -306,11 +307,14 @@ void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T*
   // direct backward for both gradients (one alone goes through conv_gather
   // or conv_weight_grad, which try the blocked kernels first where those
   // measured faster). Otherwise the channels backward for short rows of
-  // many channels, the shared column chunks down to small problems (chunks
+  // many channels, the one-pass backward where each y element belongs to
+  // one x position and tap (with the bias gradient, AVX-512), the shared
+  // column chunks down to small problems (chunks
   // of positions, or of column rows where there are fewer positions than
   // rows), heavily overlapping taps (and, with AVX-512, every shape the
-  // blocked gather serves) the blocked gather and weight gradient; the bias
-  // gradient is a pass of its own.
+  // blocked gather serves) the blocked gather and weight gradient; but for
+  // the depthwise and one-pass kernels, the bias gradient is a pass of its
+  // own.
   if (gemm_supported(g) && use_depthwise(g)) { LUCID_DIRECT(conv_backward_depthwise, g, x, w, y, gx, gw, gb) }
   if (gx && gw && gemm_supported(g) && use_direct_backward(g, sizeof(T))) {
     if (gb) channel_sum<T>(g.N, g.Cy, g.y_spatial(), y, gb);
