@@ -598,12 +598,14 @@ struct YRows {
     prefetch_next(src, key);
   }
 
- private:
+  // Where y row `key` of group grp starts (its channels Y apart).
   template <class T>
   const T* row_of(const T* y, std::int64_t grp, std::int64_t key) const {
     const std::int64_t plane = g.y[0] * g.y[1];
     return y + ((key / plane) * g.Cy + grp * g.cy_per_group()) * g.y_spatial() + (key % plane) * g.y[2];
   }
+
+ private:
   // The end of phase ph's positions inside y: (j - B)*s2 + ph < Yw.
   std::int64_t phase_end(std::int64_t ph, std::int64_t Lp) const {
     return std::clamp<std::int64_t>(B + ceil_div(g.y[2] - ph, g.s[2]), std::min(B, Lp), Lp);

@@ -161,6 +161,27 @@ std::int64_t wgrad_pairs_per_set(const ConvGeom& g, std::int64_t cyp) {
   return ceil_div(units, ceil_div(units, most / unit)) * unit;
 }
 
+#if LUCID_ISA_LEVEL == 2
+// The weight gradient's tile shape with AVX-512 (32 registers, pairs of
+// vectors in each), for more than 4 x channels: 8 of them where they pad
+// no more than 6 do, and 4 vectors of y channels (two pairs: 16
+// accumulators) where the y channels fill them about as well as 2 do.
+inline bool wgrad_eight_channels(std::int64_t cxg) { return (cxg + 7) / 8 * 8 <= (cxg + 5) / 6 * 6; }
+template <class T>
+bool wgrad_four_vectors(std::int64_t cyg) {
+  const std::int64_t W = Vec<T>::W;
+  return static_cast<double>(ceil_div(cyg, 4 * W) * 4 * W) <= 1.15 * static_cast<double>(ceil_div(cyg, 2 * W) * 2 * W);
+}
+#endif
+
+// x row xrow (cxg channels X apart) channel-last into dst: position i's
+// channels at dst + i * cxp, zeros from cxg to cxp (whole tiles).
+template <class T>
+void pack_x_row(const T* xrow, std::int64_t X, std::int64_t cxg, std::int64_t Xw, T* dst, std::int64_t cxp) {
+  copy_transposed(xrow, X, cxg, Xw, dst, cxp);
+  for (std::int64_t i = 0; i < Xw; ++i) std::fill(dst + i * cxp + cxg, dst + (i + 1) * cxp, T(0));
+}
+
 // Adds to Gt (one tap's share of the weight gradient, [ci][cyp]) the
 // products of `live` rows of x (xts[r]: channel ci at + ci * xm, position i
 // at + i * xi) with the y values their tap meets (yts[r]: channel-last,
@@ -277,8 +298,7 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w, std::int64_t p
           xrows[r] = xrow;  // channels lie X apart
         } else {
           T* xr = xpk + r * Xw * cxp;
-          copy_transposed(xrow, X, cxg, Xw, xr, cxp);
-          for (std::int64_t i = 0; i < Xw; ++i) std::fill(xr + i * cxp + cxg, xr + (i + 1) * cxp, T(0));
+          pack_x_row(xrow, X, cxg, Xw, xr, cxp);
           xrows[r] = xr;
         }
       }
@@ -417,15 +437,13 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
         if (cyp > cyg) std::fill(dst, dst + slotw, T(0));  // padded channels (k = s: every position is written)
         yr.pack_channel_last(y, grp, key, Lw, dst, Lw * cyp, cyp);
         if (bs) {  // from the row just read, in cache
-          const std::int64_t plane = g.y[0] * g.y[1];
-          const T* src = y + ((key / plane) * g.Cy + grp * cyg) * Y + (key % plane) * Yw;
+          const T* src = yr.row_of(y, grp, key);
           for (std::int64_t co = 0; co < cyg; ++co) bs[co].add(src + co * Y, Yw);
         }
       });
       const std::int64_t at = (n * g.Cx + grp * cxg) * X + (id * g.x[1] + ih) * Xw;
       gather_row<T, MRg, NVg>(g, yr, slots, yp, Lp, pw, grp, nullptr, st, Xr, gx + at, xs.data(), ws.data());
-      copy_transposed(x + at, X, cxg, Xw, xt, cxp);
-      for (std::int64_t i = 0; i < Xw; ++i) std::fill(xt + i * cxp + cxg, xt + (i + 1) * cxp, T(0));
+      pack_x_row(x + at, X, cxg, Xw, xt, cxp);
       const T* xts[1] = {xt};
       for (std::int64_t kf = 0; kf < K; ++kf) {
         const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(kf / g.k[2])];
@@ -446,25 +464,24 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
           for (std::int64_t part = 1; part < parts; ++part) v += sums[part * nw + i];
           gw[((grp * cxg + ci) * cyg + co) * K + kf] = v;
         }
-  for (std::int64_t c = 0; c < (gb ? g.Cy : 0); ++c) {
-    double v = 0;
-    for (std::int64_t part = 0; part < parts; ++part) v += bsum[static_cast<std::size_t>(part * g.Cy + c)].total();
-    gb[c] = static_cast<T>(v);
-  }
+  if (gb)
+    for (std::int64_t c = 0; c < g.Cy; ++c) {
+      double v = 0;
+      for (std::int64_t part = 0; part < parts; ++part) v += bsum[static_cast<std::size_t>(part * g.Cy + c)].total();
+      gb[c] = static_cast<T>(v);
+    }
   return true;
 }
 
 // The one-pass backward with the gather's tile shape (MRg x NVg) and the
-// weight gradient's chosen as conv_weight_grad_blocked chooses it.
+// weight gradient's chosen as conv_weight_grad_blocked chooses it for more
+// than 4 x channels and more than one vector of y channels.
 template <class T, int MRg, int NVg>
 bool onepass_tiles(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb, double share) {
 #if LUCID_ISA_LEVEL == 2
-  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), W = Vec<T>::W;
-  if ((cxg + 7) / 8 * 8 <= (cxg + 5) / 6 * 6) {
-    const double pad4 = static_cast<double>(ceil_div(cyg, 4 * W) * 4 * W), pad2 = static_cast<double>(ceil_div(cyg, 2 * W) * 2 * W);
-    return pad4 <= 1.15 * pad2 ? backward_onepass<T, MRg, NVg, 8, 4>(g, x, w, y, gx, gw, gb, share)
-                               : backward_onepass<T, MRg, NVg, 8, 2>(g, x, w, y, gx, gw, gb, share);
-  }
+  if (wgrad_eight_channels(g.cx_per_group()))
+    return wgrad_four_vectors<T>(g.cy_per_group()) ? backward_onepass<T, MRg, NVg, 8, 4>(g, x, w, y, gx, gw, gb, share)
+                                                   : backward_onepass<T, MRg, NVg, 8, 2>(g, x, w, y, gx, gw, gb, share);
 #endif
   return backward_onepass<T, MRg, NVg, 6, 2>(g, x, w, y, gx, gw, gb, share);
 }
@@ -503,10 +520,9 @@ void conv_weight_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w) {
   const bool few_out = cyg <= W;
   if (cxg <= 4) return few_out ? wgrad_tiles<T, 4, 1>(g, x, y, w) : wgrad_tiles<T, 4, 2>(g, x, y, w);
 #if LUCID_ISA_LEVEL == 2
-  if ((cxg + 7) / 8 * 8 <= (cxg + 5) / 6 * 6) {
+  if (wgrad_eight_channels(cxg)) {
     if (few_out) return wgrad_tiles<T, 8, 1>(g, x, y, w);
-    const double pad4 = static_cast<double>(ceil_div(cyg, 4 * W) * 4 * W), pad2 = static_cast<double>(ceil_div(cyg, 2 * W) * 2 * W);
-    return pad4 <= 1.15 * pad2 ? wgrad_tiles<T, 8, 4>(g, x, y, w) : wgrad_tiles<T, 8, 2>(g, x, y, w);
+    return wgrad_four_vectors<T>(cyg) ? wgrad_tiles<T, 8, 4>(g, x, y, w) : wgrad_tiles<T, 8, 2>(g, x, y, w);
   }
 #endif
   return few_out ? wgrad_tiles<T, 6, 1>(g, x, y, w) : wgrad_tiles<T, 6, 2>(g, x, y, w);
