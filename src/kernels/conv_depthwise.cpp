@@ -2,10 +2,12 @@
 // (depthwise and the like). There is little arithmetic per element, so the
 // work is to touch memory once: each item (sample, channel) copies the planes
 // of its input that the current output plane reads into a small ring of
-// zero-padded rows (y planes split by phase along the last axis, for the
-// gradients), and then computes whole rows with vector loads from that copy:
-//   - forward: every phase of an output row along the last axis, then the
-//     row assembled and written once (write_row);
+// rows zero-padded on every side (y planes split by phase along the last
+// axis, for the gradients), so that one list of taps serves every row, and
+// then computes whole rows with vector loads from that copy:
+//   - forward: each phase of an output plane, its rows in one loop, into a
+//     staged plane whose rows are then assembled and written once
+//     (write_row);
 //   - gradients: a row of x reads the phase rows of y contiguously; the input
 //     gradient and the weight gradient share those loads in one pass, the
 //     weight gradient summed per item and then over samples in a fixed order
@@ -15,7 +17,6 @@
 // serves AVX-512 machines.
 #include <algorithm>
 #include <cstdint>
-#include <limits>
 #include <numeric>
 #include <vector>
 
@@ -36,29 +37,16 @@ namespace lucid::kernels::LUCID_ISA {
 namespace {
 
 // The taps one row reads: tap t reads the row at base + off[t] (base set
-// per row) with weight wv[t], and is valid for rows q in [lo[t], hi[t]).
-// Most rows meet every tap; rows near the edges take a filtered copy.
+// per row) with weight wv[t]; with the weight gradient, its products go to
+// G[gi[t]]. Rows near the edges read zero-padded rows, so one list serves
+// every row.
 template <class T>
 struct TapList {
-  std::vector<std::int64_t> off, lo, hi, gi;
+  std::vector<std::int64_t> off, gi;
   std::vector<T> wv;
-  std::int64_t all_lo = 0, all_hi = 0;  // rows every tap is valid for
   std::int64_t size() const { return static_cast<std::int64_t>(off.size()); }
-  void clear() {
-    off.clear(), lo.clear(), hi.clear(), gi.clear(), wv.clear();
-    all_lo = std::numeric_limits<std::int64_t>::min(), all_hi = std::numeric_limits<std::int64_t>::max();
-  }
-  void add(std::int64_t o, std::int64_t l, std::int64_t h, T w, std::int64_t g) {
-    off.push_back(o), lo.push_back(l), hi.push_back(h), wv.push_back(w), gi.push_back(g);
-    all_lo = std::max(all_lo, l), all_hi = std::min(all_hi, h);
-  }
-  const TapList& at(std::int64_t q, TapList& tmp) const {
-    if (q >= all_lo && q < all_hi) return *this;
-    tmp.clear();
-    for (std::size_t t = 0; t < off.size(); ++t)
-      if (q >= lo[t] && q < hi[t]) tmp.add(off[t], lo[t], hi[t], wv[t], gi[t]);
-    return tmp;
-  }
+  void clear() { off.clear(), gi.clear(), wv.clear(); }
+  void add(std::int64_t o, T w, std::int64_t g) { off.push_back(o), wv.push_back(w), gi.push_back(g); }
 };
 
 // NV vectors from column c0 of one row, summed over the taps of `tl`
@@ -114,6 +102,47 @@ void taps_row(const T* base, const TapList<T>& tl, std::int64_t n, T b, const T*
   }
 }
 
+// Rows j < nrows of one phase of the forward, whole vectors from column c0:
+// out + j * ostep = b + the sum over the taps of wv[t] times the row at
+// base + j * L + off[t] (the same sums, in the same order, as taps_chunk).
+template <class T, int NV>
+void phase_rows(const T* base, std::int64_t L, const TapList<T>& tl, std::int64_t nrows, std::int64_t c0, T b, T* out,
+                std::int64_t ostep) {
+  using VT = Vec<T>;
+  using V = typename VT::V;
+  constexpr int W = VT::W;
+  const std::int64_t nt = tl.size();
+  const std::int64_t* off = tl.off.data();
+  const T* wv = tl.wv.data();
+  for (std::int64_t j = 0; j < nrows; ++j) {
+    const T* row = base + j * L + c0;
+    V acc[NV];
+    for (int v = 0; v < NV; ++v) acc[v] = VT::bcast(&b);
+    for (std::int64_t t = 0; t < nt; ++t) {
+      const V wt = VT::bcast(wv + t);
+      for (int v = 0; v < NV; ++v) acc[v] = VT::fma(wt, VT::load(row + off[t] + v * W), acc[v]);
+    }
+    for (int v = 0; v < NV; ++v) VT::store(out + j * ostep + c0 + v * W, acc[v]);
+  }
+}
+
+// phase_rows over rows of n positions (rounded up to vectors), in chunks
+// of up to four vectors.
+template <class T>
+void phase_rows_all(const T* base, std::int64_t L, const TapList<T>& tl, std::int64_t nrows, std::int64_t n, T b,
+                    T* out, std::int64_t ostep) {
+  constexpr int W = Vec<T>::W;
+  const std::int64_t nv = (n + W - 1) / W;
+  std::int64_t v = 0;
+  for (; v + 4 <= nv; v += 4) phase_rows<T, 4>(base, L, tl, nrows, v * W, b, out, ostep);
+  switch (nv - v) {
+    case 3: return phase_rows<T, 3>(base, L, tl, nrows, v * W, b, out, ostep);
+    case 2: return phase_rows<T, 2>(base, L, tl, nrows, v * W, b, out, ostep);
+    case 1: return phase_rows<T, 1>(base, L, tl, nrows, v * W, b, out, ostep);
+    default: return;
+  }
+}
+
 // A ring of packed planes along the first axis: plane p lives in slot
 // p % n. Callers ask for the planes of one output (or input) plane at a
 // time; those span fewer than n consecutive planes and move forward, so
@@ -136,8 +165,12 @@ struct PlaneRing {
 
 // Items are (sample, output channel). Output plane od reads input planes
 // (od + pad0 - k0 * d0) / s0, at most nwin consecutive ones; their rows are
-// packed, every channel of the group, with zeros past both edges so that
-// every phase's taps read whole vectors.
+// packed, every channel of the group, with zeros past both edges (rows
+// above and below as well as columns) so that every phase's taps read
+// whole vectors of every row: one tap list serves all rows of a phase, and
+// the rows of each phase run in one loop (phase_rows) into a staged plane,
+// which is then written row by row with the phases along the last axis
+// interleaved (write_row).
 template <class T>
 void conv_scatter_depthwise(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   const std::vector<AxisPhase> ax[3] = {axis_phases(g, 0), axis_phases(g, 1), axis_phases(g, 2)};
@@ -149,15 +182,24 @@ void conv_scatter_depthwise(const ConvGeom& g, const T* x, const T* w, const T* 
   const ColumnSpan span = ColumnSpan::of<T>(g, ax[2], Vec<T>::W);
   const std::int64_t iw_lo = span.lo, L = span.L, c_lo = span.c_lo, c_hi = span.c_hi, stage = span.stage;
   const std::vector<std::int64_t>& sofs = span.sofs;
-  const std::int64_t nwin = (g.k[0] - 1) * g.d[0] / g.s[0] + 1, pplane = g.x[1] * L;
-  // Output position o along axes 0 and 1: o + pad = quo * s + rem.
-  std::vector<std::int64_t> rem[2], quo[2];
-  for (int a = 0; a < 2; ++a)
-    for (std::int64_t o = 0; o < g.y[a]; ++o) {
-      const std::int64_t q = floor_div(o + g.pad[a], g.s[a]);
-      quo[a].push_back(q);
-      rem[a].push_back(o + g.pad[a] - q * g.s[a]);
+  // Packed rows: input rows [-pt, x1 + pb), every row a phase's taps read.
+  std::int64_t pt = 0, pb = 0;
+  for (const AxisPhase& a1 : ax[1]) {
+    if (a1.Q == 0) continue;
+    for (std::int64_t off : a1.off) {
+      pt = std::max(pt, off - a1.q0);
+      pb = std::max(pb, a1.q0 + a1.Q - off - g.x[1]);
     }
+  }
+  const std::int64_t nwin = (g.k[0] - 1) * g.d[0] / g.s[0] + 1, pplane = (pt + g.x[1] + pb) * L;
+  const std::int64_t ring_size = cxg * nwin * pplane;
+  // Output position od along axis 0: od + pad = quo * s + rem.
+  std::vector<std::int64_t> rem0, quo0;
+  for (std::int64_t o = 0; o < g.y[0]; ++o) {
+    const std::int64_t q = floor_div(o + g.pad[0], g.s[0]);
+    quo0.push_back(q);
+    rem0.push_back(o + g.pad[0] - q * g.s[0]);
+  }
   // Items taken as threads come free (each writes its own output channel):
   // a static split left one thread waiting whenever the other was slowed
   // (G1's forward, minimum of 10 calls over 6 alternations: 2.5-3.0 -> 2.0-2.1 ms).
@@ -166,56 +208,53 @@ void conv_scatter_depthwise(const ConvGeom& g, const T* x, const T* w, const T* 
     for (std::int64_t cy = 0; cy < g.Cy; ++cy) {
       const std::int64_t grp = cy / cyg, cyl = cy % cyg;
       const T b = bias ? bias[cy] : T(0);
-      // Scratch: the ring [channel][slot][row][L], then the staged row.
-      T* xp = thread_scratch<T>(static_cast<std::size_t>(cxg * nwin * pplane + stage), 0);
-      T* st = xp + cxg * nwin * pplane;
+      // Scratch: the ring [channel][slot][row][L] (its padding rows zero),
+      // then the staged plane [oh][stage].
+      T* xp = thread_scratch<T>(static_cast<std::size_t>(ring_size + g.y[1] * stage), 0);
+      T* st = xp + ring_size;
+      std::fill(xp, xp + ring_size, T(0));
       PlaneRing ring(nwin);
       const auto pack = [&](std::int64_t sl, std::int64_t id) {
         for (std::int64_t c = 0; c < cxg; ++c) {
           const T* src = x + (n * g.Cx + grp * cxg + c) * X + id * g.x[1] * Xw + iw_lo;
-          T* dst = xp + (c * nwin + sl) * pplane;
+          T* dst = xp + (c * nwin + sl) * pplane + pt * L;
           for (std::int64_t ih = 0; ih < g.x[1]; ++ih) pad_row(dst + ih * L, src + ih * Xw, L, c_lo, c_hi);
         }
       };
       std::vector<const T*> phrow(ax[2].size(), st);
       std::vector<std::int64_t> slot0(static_cast<std::size_t>(g.k[0]));
-      // taps[r1 * s2 + p]: the taps of output rows of phase r1 (axis 1) and phase p (axis 2)
-      std::vector<TapList<T>> taps(static_cast<std::size_t>(g.s[1] * g.s[2]));
-      TapList<T> tmp;
+      TapList<T> tl;
       for (std::int64_t od = 0; od < g.y[0]; ++od) {
-        const std::int64_t r0 = rem[0][static_cast<std::size_t>(od)], qa = quo[0][static_cast<std::size_t>(od)];
+        const std::int64_t r0 = rem0[static_cast<std::size_t>(od)], qa = quo0[static_cast<std::size_t>(od)];
         const AxisPhase& a0 = ax[0][static_cast<std::size_t>(r0)];
         for (std::size_t t0 = 0; t0 < a0.k.size(); ++t0) {
           const std::int64_t id = qa - a0.off[t0];
           slot0[t0] = id >= 0 && id < g.x[0] ? ring.get(id, pack) : -1;
         }
-        for (const AxisPhase& a1 : ax[1])
+        for (const AxisPhase& a1 : ax[1]) {
+          if (a1.Q == 0) continue;
           for (std::size_t p = 0; p < ax[2].size(); ++p) {
             const AxisPhase& a2 = ax[2][p];
-            TapList<T>& tl = taps[static_cast<std::size_t>(a1.r * g.s[2]) + p];
+            if (a2.Q == 0) continue;
+            // The phase's taps: output row q reads input row q - off1, packed
+            // at row q - off1 + pt; column c of the phase reads iw = q0 + c -
+            // off2, packed at iw - iw_lo.
             tl.clear();
             for (std::int64_t c = 0; c < cxg; ++c)
               for (std::size_t t0 = 0; t0 < a0.k.size(); ++t0) {
                 if (slot0[t0] < 0) continue;
                 for (std::size_t t1 = 0; t1 < a1.k.size(); ++t1) {
-                  // row qb reads input row ih = qb - off1, valid in [0, X1); column c
-                  // of the phase reads iw = q0 + c - off2, packed at iw - iw_lo
-                  const std::int64_t o1 = a1.off[t1];
-                  const std::int64_t o = (c * nwin + slot0[t0]) * pplane - o1 * L + a2.q0 - iw_lo;
+                  const std::int64_t o = (c * nwin + slot0[t0]) * pplane + (pt - a1.off[t1]) * L + a2.q0 - iw_lo;
                   const T* wr = w + ((grp * cxg + c) * cyg + cyl) * K + (a0.k[t0] * g.k[1] + a1.k[t1]) * g.k[2];
-                  for (std::size_t t2 = 0; t2 < a2.k.size(); ++t2) tl.add(o - a2.off[t2], o1, g.x[1] + o1, wr[a2.k[t2]], 0);
+                  for (std::size_t t2 = 0; t2 < a2.k.size(); ++t2) tl.add(o - a2.off[t2], wr[a2.k[t2]], 0);
                 }
               }
+            const std::int64_t oh0 = a1.o(a1.q0, g.s[1], g.pad[1]);
+            phase_rows_all(xp + a1.q0 * L, L, tl, a1.Q, a2.Q, b, st + oh0 * stage + sofs[p], g.s[1] * stage);
           }
+        }
         for (std::int64_t oh = 0; oh < g.y[1]; ++oh) {
-          const std::int64_t r1 = rem[1][static_cast<std::size_t>(oh)], qb = quo[1][static_cast<std::size_t>(oh)];
-          for (std::size_t p = 0; p < ax[2].size(); ++p) {
-            const AxisPhase& a2 = ax[2][p];
-            if (a2.Q == 0) continue;
-            const TapList<T>& tl = taps[static_cast<std::size_t>(r1 * g.s[2]) + p].at(qb, tmp);
-            taps_row<T, true, false>(xp + qb * L, tl, a2.Q, b, nullptr, st + sofs[p], nullptr);
-            phrow[static_cast<std::size_t>(a2.r)] = st + sofs[p];
-          }
+          for (std::size_t p = 0; p < ax[2].size(); ++p) phrow[static_cast<std::size_t>(ax[2][p].r)] = st + oh * stage + sofs[p];
           write_row(g, ax[2], phrow.data(), y + (n * g.Cy + cy) * Y + (od * g.y[1] + oh) * g.y[2], false);
         }
       }
@@ -240,7 +279,11 @@ void backward_items(const ConvGeom& g, const T* x, const T* w, const T* y, const
   const std::int64_t X = g.x_spatial(), Xw = g.x[2], s2 = g.s[2];
   const YRows yr(g);
   const std::int64_t Xr = whole_vectors<T>(Xw), Lp = Xr + yr.cmax;  // a row of x; a phase row of y
-  const std::int64_t prow = cyg * s2 * Lp, pplane = g.y[1] * prow;   // one packed y row, all channels; a plane
+  // Packed rows: y rows [-pt, y1 + pb), every row a row of x meets (zeros
+  // outside y), so that one tap list serves every row of x.
+  const std::int64_t pt = std::max<std::int64_t>(0, g.pad[1]);
+  const std::int64_t pb = std::max<std::int64_t>(0, (g.x[1] - 1) * g.s[1] - g.pad[1] + (g.k[1] - 1) * g.d[1] - (g.y[1] - 1));
+  const std::int64_t prow = cyg * s2 * Lp, pplane = (pt + g.y[1] + pb) * prow;  // one packed y row, all channels; a plane
   const std::int64_t nwin = (g.k[0] - 1) * g.d[0] + 1;
 #pragma omp parallel for collapse(2) schedule(static) if (g.worth_threads())
   for (std::int64_t n = 0; n < g.N; ++n)
@@ -254,40 +297,39 @@ void backward_items(const ConvGeom& g, const T* x, const T* w, const T* y, const
       T* xr = yp + nwin * pplane;
       T* gr = xr + Xr;
       for (std::int64_t i = 0; i < cyg * K; ++i) G[i] = VT::zero();
+      std::fill(yp, yp + nwin * pplane, T(0));  // the padding rows stay zero
       PlaneRing ring(nwin);
       const auto pack = [&](std::int64_t sl, std::int64_t od) {
         for (std::int64_t oh = 0; oh < g.y[1]; ++oh)
-          yr.pack(y, grp, (n * g.y[0] + od) * g.y[1] + oh, Lp, yp + sl * pplane + oh * prow, s2 * Lp, Lp);
+          yr.pack(y, grp, (n * g.y[0] + od) * g.y[1] + oh, Lp, yp + sl * pplane + (pt + oh) * prow, s2 * Lp, Lp);
       };
       std::vector<std::int64_t> slot0(static_cast<std::size_t>(g.k[0]));
-      TapList<T> taps, tmp;
+      TapList<T> taps;
       for (std::int64_t id = 0; id < g.x[0]; ++id) {
         for (std::int64_t k0 = 0; k0 < g.k[0]; ++k0) {
           const std::int64_t od = id * g.s[0] - g.pad[0] + k0 * g.d[0];
           slot0[static_cast<std::size_t>(k0)] = od >= 0 && od < g.y[0] ? ring.get(od, pack) : -1;
         }
-        // Row ih meets y row oh = ih * s1 - pad1 + k1 * d1 (valid for ih in
-        // [lo, hi)), at base yp + ih * s1 * prow.
+        // Row ih meets y row oh = ih * s1 - pad1 + k1 * d1 (a padding row
+        // outside y), packed at yp + (pt + oh) * prow.
         taps.clear();
         for (std::int64_t co = 0; co < cyg; ++co)
           for (std::int64_t k0 = 0; k0 < g.k[0]; ++k0) {
             const std::int64_t sl = slot0[static_cast<std::size_t>(k0)];
             if (sl < 0) continue;
             for (std::int64_t k1 = 0; k1 < g.k[1]; ++k1) {
-              std::int64_t lo, hi;
-              valid_inputs(g.x[1], g.y[1], g.s[1], g.pad[1], k1 * g.d[1], lo, hi);
-              const std::int64_t o = sl * pplane + (k1 * g.d[1] - g.pad[1]) * prow + co * s2 * Lp;
+              const std::int64_t o = sl * pplane + (pt + k1 * g.d[1] - g.pad[1]) * prow + co * s2 * Lp;
               for (std::int64_t k2 = 0; k2 < g.k[2]; ++k2) {
                 const std::int64_t kf = (k0 * g.k[1] + k1) * g.k[2] + k2;
                 const std::size_t kk = static_cast<std::size_t>(k2);
-                taps.add(o + yr.r[kk] * Lp + yr.c[kk], lo, hi, DX ? w[(cx * cyg + co) * K + kf] : T(0), co * K + kf);
+                taps.add(o + yr.r[kk] * Lp + yr.c[kk], DX ? w[(cx * cyg + co) * K + kf] : T(0), co * K + kf);
               }
             }
           }
         for (std::int64_t ih = 0; ih < g.x[1]; ++ih) {
           const std::int64_t xofs = (id * g.x[1] + ih) * Xw;
           if constexpr (DW) pad_row(xr, x + (n * g.Cx + cx) * X + xofs, Xr, 0, Xw);
-          taps_row<T, DX, DW>(yp + ih * g.s[1] * prow, taps.at(ih, tmp), Xw, b, xr, gr, G);
+          taps_row<T, DX, DW>(yp + ih * g.s[1] * prow, taps, Xw, b, xr, gr, G);
           if constexpr (DX) copy_short(gx + (n * g.Cx + cx) * X + xofs, gr, Xw);
         }
       }
