@@ -879,6 +879,45 @@ TEST(Kernels, BlockedForwardScratchWithinATenth) {
   }
 }
 
+// The depthwise kernels keep within a tenth of what they produce: forward
+// and backward on G1's shape (with 16 channels), and the forward on a 2-D
+// one with 8 channels of 128^2, where whole staged output planes would
+// weigh (32% when the forward staged them; rows are staged in bands of 4
+// KB). (The backward's ring holds whole y planes: in 2-D, a whole channel
+// of y, 52% of what that one produces.)
+TEST(Kernels, DepthwiseScratchWithinATenth) {
+  if (std::string(k::kernel_isa()) == "base") GTEST_SKIP() << "the depthwise kernels serve AVX2 and up";
+  ConvGeom planar;  // 1 x 8 x 64 x 64 -> 128 x 128, 3 x 3 taps at stride 2
+  planar.Cx = planar.Cy = planar.groups = 8;
+  for (int a = 1; a < 3; ++a) {
+    planar.x[a] = 64;
+    planar.k[a] = 3;
+    planar.s[a] = 2;
+    planar.pad[a] = 1;
+    planar.y[a] = 128;
+  }
+  ConvGeom g1 = Cubic{2, 16, 16, 16, 3, 2, 1, 1}.geom();
+  g1.groups = 16;
+  for (const ConvGeom& g : {g1, planar}) {
+    const auto [nx, ny, nw] = sizes(g);
+    std::mt19937 rng(99);
+    auto x = rand_vec<float>(nx, rng), y = rand_vec<float>(ny, rng), w = rand_vec<float>(nw, rng);
+    auto b = rand_vec<float>(g.Cy, rng);
+    std::vector<float> out(ny), want(ny), gx(nx), gw(nw), want_x(nx), want_w(nw);
+    const double fwd = scratch_on_two_threads([&] { k::conv_scatter<float>(g, x.data(), w.data(), b.data(), out.data()); });
+    const double bwd = scratch_on_two_threads(
+        [&] { k::conv_transpose_backward<float>(g, x.data(), w.data(), y.data(), gx.data(), gw.data()); });
+    EXPECT_LE(fwd, 0.10 * static_cast<double>(ny * sizeof(float))) << "x[0]=" << g.x[0];
+    if (g.x[0] > 1) EXPECT_LE(bwd, 0.10 * static_cast<double>((nx + nw) * sizeof(float))) << "x[0]=" << g.x[0];
+    k::conv_scatter_reference<float>(g, x.data(), w.data(), b.data(), want.data());
+    k::conv_gather_reference<float>(g, y.data(), w.data(), nullptr, want_x.data());
+    k::conv_weight_grad_reference<float>(g, x.data(), y.data(), want_w.data());
+    EXPECT_LE(rel_err(out, want), 1e-5) << "x[0]=" << g.x[0];
+    EXPECT_LE(rel_err(gx, want_x), 2e-6) << "x[0]=" << g.x[0];
+    EXPECT_LE(rel_err(gw, want_w), 2e-6) << "x[0]=" << g.x[0];
+  }
+}
+
 // An output far larger than the caches is written with streaming stores.
 TEST(Kernels, BlockedForwardStreamsLargeOutputs) {
   ConvGeom g;

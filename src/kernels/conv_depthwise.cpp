@@ -5,8 +5,8 @@
 // rows zero-padded on every side (y planes split by phase along the last
 // axis, for the gradients), so that one list of taps serves every row, and
 // then computes whole rows with vector loads from that copy:
-//   - forward: each phase of an output plane, its rows in one loop, into a
-//     staged plane whose rows are then assembled and written once
+//   - forward: each phase of a band of an output plane's rows, its rows in
+//     one loop, into staged rows that are then assembled and written once
 //     (write_row);
 //   - gradients: a row of x reads the phase rows of y contiguously; the input
 //     gradient and the weight gradient share those loads in one pass, the
@@ -168,9 +168,10 @@ struct PlaneRing {
 // packed, every channel of the group, with zeros past both edges (rows
 // above and below as well as columns) so that every phase's taps read
 // whole vectors of every row: one tap list serves all rows of a phase, and
-// the rows of each phase run in one loop (phase_rows) into a staged plane,
-// which is then written row by row with the phases along the last axis
-// interleaved (write_row).
+// the rows of each phase in a band of output rows (the whole plane where it
+// is small) run in one loop (phase_rows) into staged rows, which are then
+// written one by one with the phases along the last axis interleaved
+// (write_row).
 template <class T>
 void conv_scatter_depthwise(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   const std::vector<AxisPhase> ax[3] = {axis_phases(g, 0), axis_phases(g, 1), axis_phases(g, 2)};
@@ -193,6 +194,9 @@ void conv_scatter_depthwise(const ConvGeom& g, const T* x, const T* w, const T* 
   }
   const std::int64_t nwin = (g.k[0] - 1) * g.d[0] / g.s[0] + 1, pplane = (pt + g.x[1] + pb) * L;
   const std::int64_t ring_size = cxg * nwin * pplane;
+  // Output rows staged at a time: as many as fit in 4 KB (a whole plane
+  // staged would weigh on a small output: 8 channels of 128^2 in 2-D).
+  const std::int64_t band = std::clamp<std::int64_t>((4096 / static_cast<std::int64_t>(sizeof(T))) / stage, 1, g.y[1]);
   // Output position od along axis 0: od + pad = quo * s + rem.
   std::vector<std::int64_t> rem0, quo0;
   for (std::int64_t o = 0; o < g.y[0]; ++o) {
@@ -209,8 +213,8 @@ void conv_scatter_depthwise(const ConvGeom& g, const T* x, const T* w, const T* 
       const std::int64_t grp = cy / cyg, cyl = cy % cyg;
       const T b = bias ? bias[cy] : T(0);
       // Scratch: the ring [channel][slot][row][L] (its padding rows zero),
-      // then the staged plane [oh][stage].
-      T* xp = thread_scratch<T>(static_cast<std::size_t>(ring_size + g.y[1] * stage), 0);
+      // then the staged rows [oh - h0][stage].
+      T* xp = thread_scratch<T>(static_cast<std::size_t>(ring_size + band * stage), 0);
       T* st = xp + ring_size;
       std::fill(xp, xp + ring_size, T(0));
       PlaneRing ring(nwin);
@@ -223,7 +227,8 @@ void conv_scatter_depthwise(const ConvGeom& g, const T* x, const T* w, const T* 
       };
       std::vector<const T*> phrow(ax[2].size(), st);
       std::vector<std::int64_t> slot0(static_cast<std::size_t>(g.k[0]));
-      TapList<T> tl;
+      // tls[r1 * s2 + p]: the taps of phase r1 (axis 1) and p (axis 2)
+      std::vector<TapList<T>> tls(static_cast<std::size_t>(g.s[1] * g.s[2]));
       for (std::int64_t od = 0; od < g.y[0]; ++od) {
         const std::int64_t r0 = rem0[static_cast<std::size_t>(od)], qa = quo0[static_cast<std::size_t>(od)];
         const AxisPhase& a0 = ax[0][static_cast<std::size_t>(r0)];
@@ -231,14 +236,13 @@ void conv_scatter_depthwise(const ConvGeom& g, const T* x, const T* w, const T* 
           const std::int64_t id = qa - a0.off[t0];
           slot0[t0] = id >= 0 && id < g.x[0] ? ring.get(id, pack) : -1;
         }
-        for (const AxisPhase& a1 : ax[1]) {
-          if (a1.Q == 0) continue;
+        // Output row q of a phase reads input row q - off1, packed at row
+        // q - off1 + pt; column c of the phase reads iw = q0 + c - off2,
+        // packed at iw - iw_lo.
+        for (const AxisPhase& a1 : ax[1])
           for (std::size_t p = 0; p < ax[2].size(); ++p) {
             const AxisPhase& a2 = ax[2][p];
-            if (a2.Q == 0) continue;
-            // The phase's taps: output row q reads input row q - off1, packed
-            // at row q - off1 + pt; column c of the phase reads iw = q0 + c -
-            // off2, packed at iw - iw_lo.
+            TapList<T>& tl = tls[static_cast<std::size_t>(a1.r * g.s[2]) + p];
             tl.clear();
             for (std::int64_t c = 0; c < cxg; ++c)
               for (std::size_t t0 = 0; t0 < a0.k.size(); ++t0) {
@@ -249,13 +253,28 @@ void conv_scatter_depthwise(const ConvGeom& g, const T* x, const T* w, const T* 
                   for (std::size_t t2 = 0; t2 < a2.k.size(); ++t2) tl.add(o - a2.off[t2], wr[a2.k[t2]], 0);
                 }
               }
-            const std::int64_t oh0 = a1.o(a1.q0, g.s[1], g.pad[1]);
-            phase_rows_all(xp + a1.q0 * L, L, tl, a1.Q, a2.Q, b, st + oh0 * stage + sofs[p], g.s[1] * stage);
           }
-        }
-        for (std::int64_t oh = 0; oh < g.y[1]; ++oh) {
-          for (std::size_t p = 0; p < ax[2].size(); ++p) phrow[static_cast<std::size_t>(ax[2][p].r)] = st + oh * stage + sofs[p];
-          write_row(g, ax[2], phrow.data(), y + (n * g.Cy + cy) * Y + (od * g.y[1] + oh) * g.y[2], false);
+        // Bands of `band` output rows: each phase's rows in the band, staged, then written.
+        for (std::int64_t h0 = 0; h0 < g.y[1]; h0 += band) {
+          const std::int64_t h1 = std::min(g.y[1], h0 + band);
+          for (const AxisPhase& a1 : ax[1]) {
+            // the phase's rows q whose output row q * s1 + r1 - pad1 lies in [h0, h1)
+            const std::int64_t qlo = std::max(a1.q0, ceil_div(h0 + g.pad[1] - a1.r, g.s[1]));
+            const std::int64_t qhi = std::min(a1.q0 + a1.Q, ceil_div(h1 + g.pad[1] - a1.r, g.s[1]));
+            if (qhi <= qlo) continue;
+            const std::int64_t oh = a1.o(qlo, g.s[1], g.pad[1]);
+            for (std::size_t p = 0; p < ax[2].size(); ++p) {
+              const AxisPhase& a2 = ax[2][p];
+              if (a2.Q == 0) continue;
+              phase_rows_all(xp + qlo * L, L, tls[static_cast<std::size_t>(a1.r * g.s[2]) + p], qhi - qlo, a2.Q, b,
+                             st + (oh - h0) * stage + sofs[p], g.s[1] * stage);
+            }
+          }
+          for (std::int64_t oh = h0; oh < h1; ++oh) {
+            for (std::size_t p = 0; p < ax[2].size(); ++p)
+              phrow[static_cast<std::size_t>(ax[2][p].r)] = st + (oh - h0) * stage + sofs[p];
+            write_row(g, ax[2], phrow.data(), y + (n * g.Cy + cy) * Y + (od * g.y[1] + oh) * g.y[2], false);
+          }
         }
       }
     }
