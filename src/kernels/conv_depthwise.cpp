@@ -283,14 +283,15 @@ void conv_scatter_depthwise(const ConvGeom& g, const T* x, const T* w, const T* 
 // Items are (sample, input channel). Input plane id meets output planes
 // id * s0 - pad0 + k0 * d0: a window of (K0 - 1) * d0 + 1; their rows are
 // packed split by phase along the last axis (YRows), every channel of the
-// group. gx = gather(y) + bias where gx is given; the weight gradient's
+// group: whole planes in a ring (band 0), or for each band of `band` rows
+// of x the y rows it meets (depthwise_backward_band). gx = gather(y) + bias where gx is given; the weight gradient's
 // per-item sums go to part[n][cx][co][tap], and where bpart is given the
 // sums of y's channels (the bias gradient) to bpart[n][cy] (from the first
 // x channel of each group, while those channels are still in cache); both are
 // summed over samples afterwards.
 template <class T, bool DX, bool DW>
 void backward_items(const ConvGeom& g, const T* x, const T* w, const T* y, const T* bias, T* gx, T* part,
-                    double* bpart) {
+                    double* bpart, std::int64_t band) {
   using VT = Vec<T>;
   using V = typename VT::V;
   constexpr std::int64_t W = VT::W;
@@ -304,19 +305,26 @@ void backward_items(const ConvGeom& g, const T* x, const T* w, const T* y, const
   const std::int64_t pb = std::max<std::int64_t>(0, (g.x[1] - 1) * g.s[1] - g.pad[1] + (g.k[1] - 1) * g.d[1] - (g.y[1] - 1));
   const std::int64_t prow = cyg * s2 * Lp, pplane = (pt + g.y[1] + pb) * prow;  // one packed y row, all channels; a plane
   const std::int64_t nwin = (g.k[0] - 1) * g.d[0] + 1;
+  // band == 0: whole planes in a ring, each packed once per item. Otherwise
+  // bands of BH rows of x, the y rows each band meets packed for it (rows
+  // shared by two bands twice, planes shared by two planes of x twice).
+  const bool planes = band == 0;
+  const std::int64_t BH = planes ? g.x[1] : std::min(band, g.x[1]);
+  const std::int64_t RB = (BH - 1) * g.s[1] + (g.k[1] - 1) * g.d[1] + 1;  // y rows of a band
+  const std::int64_t held = planes ? nwin * pplane : g.k[0] * RB * prow;
 #pragma omp parallel for collapse(2) schedule(static) if (g.worth_threads())
   for (std::int64_t n = 0; n < g.N; ++n)
     for (std::int64_t cx = 0; cx < g.Cx; ++cx) {
       const std::int64_t grp = cx / cxg;
       const T b = bias ? bias[cx] : T(0);
-      // Scratch: the weight-gradient vectors [co][tap], the ring, a row of x, a row of gx.
-      T* sc = thread_scratch<T>(static_cast<std::size_t>(cyg * K * W + nwin * pplane + 2 * Xr), 0);
+      // Scratch: the weight-gradient vectors [co][tap], the packed y rows, a row of x, a row of gx.
+      T* sc = thread_scratch<T>(static_cast<std::size_t>(cyg * K * W + held + 2 * Xr), 0);
       V* G = reinterpret_cast<V*>(sc);
       T* yp = sc + cyg * K * W;
-      T* xr = yp + nwin * pplane;
+      T* xr = yp + held;
       T* gr = xr + Xr;
       for (std::int64_t i = 0; i < cyg * K; ++i) G[i] = VT::zero();
-      std::fill(yp, yp + nwin * pplane, T(0));  // the padding rows stay zero
+      std::fill(yp, yp + held, T(0));  // the padding rows stay zero
       PlaneRing ring(nwin);
       const auto pack = [&](std::int64_t sl, std::int64_t od) {
         for (std::int64_t oh = 0; oh < g.y[1]; ++oh)
@@ -325,19 +333,23 @@ void backward_items(const ConvGeom& g, const T* x, const T* w, const T* y, const
       std::vector<std::int64_t> slot0(static_cast<std::size_t>(g.k[0]));
       TapList<T> taps;
       for (std::int64_t id = 0; id < g.x[0]; ++id) {
+        // Planes: tap k0's in ring slot slot0[k0]. Bands: in band slot k0.
         for (std::int64_t k0 = 0; k0 < g.k[0]; ++k0) {
           const std::int64_t od = id * g.s[0] - g.pad[0] + k0 * g.d[0];
-          slot0[static_cast<std::size_t>(k0)] = od >= 0 && od < g.y[0] ? ring.get(od, pack) : -1;
+          slot0[static_cast<std::size_t>(k0)] = od < 0 || od >= g.y[0] ? -1 : planes ? ring.get(od, pack) : k0;
         }
-        // Row ih meets y row oh = ih * s1 - pad1 + k1 * d1 (a padding row
-        // outside y), packed at yp + (pt + oh) * prow.
+        // Row ih meets y row oh = ih * s1 - pad1 + k1 * d1: with planes
+        // packed at yp + (pt + oh) * prow, read from yp + ih * s1 * prow; with
+        // bands from row ih0 on, packed at yp + (oh - ih0 * s1 + pad1) *
+        // prow, read from yp + (ih - ih0) * s1 * prow.
         taps.clear();
         for (std::int64_t co = 0; co < cyg; ++co)
           for (std::int64_t k0 = 0; k0 < g.k[0]; ++k0) {
             const std::int64_t sl = slot0[static_cast<std::size_t>(k0)];
             if (sl < 0) continue;
             for (std::int64_t k1 = 0; k1 < g.k[1]; ++k1) {
-              const std::int64_t o = sl * pplane + (pt + k1 * g.d[1] - g.pad[1]) * prow + co * s2 * Lp;
+              const std::int64_t o = planes ? sl * pplane + (pt + k1 * g.d[1] - g.pad[1]) * prow + co * s2 * Lp
+                                            : sl * RB * prow + k1 * g.d[1] * prow + co * s2 * Lp;
               for (std::int64_t k2 = 0; k2 < g.k[2]; ++k2) {
                 const std::int64_t kf = (k0 * g.k[1] + k1) * g.k[2] + k2;
                 const std::size_t kk = static_cast<std::size_t>(k2);
@@ -345,11 +357,26 @@ void backward_items(const ConvGeom& g, const T* x, const T* w, const T* y, const
               }
             }
           }
-        for (std::int64_t ih = 0; ih < g.x[1]; ++ih) {
-          const std::int64_t xofs = (id * g.x[1] + ih) * Xw;
-          if constexpr (DW) pad_row(xr, x + (n * g.Cx + cx) * X + xofs, Xr, 0, Xw);
-          taps_row<T, DX, DW>(yp + ih * g.s[1] * prow, taps, Xw, b, xr, gr, G);
-          if constexpr (DX) copy_short(gx + (n * g.Cx + cx) * X + xofs, gr, Xw);
+        for (std::int64_t ih0 = 0; ih0 < g.x[1]; ih0 += BH) {
+          const std::int64_t ih1 = std::min(g.x[1], ih0 + BH);
+          if (!planes)
+            for (std::int64_t k0 = 0; k0 < g.k[0]; ++k0) {
+              const std::int64_t sl = slot0[static_cast<std::size_t>(k0)];
+              if (sl < 0) continue;
+              const std::int64_t od = id * g.s[0] - g.pad[0] + k0 * g.d[0];
+              for (std::int64_t r = 0; r < RB; ++r) {
+                const std::int64_t oh = ih0 * g.s[1] - g.pad[1] + r;
+                T* dst = yp + (sl * RB + r) * prow;
+                if (oh < 0 || oh >= g.y[1]) std::fill(dst, dst + prow, T(0));
+                else yr.pack(y, grp, (n * g.y[0] + od) * g.y[1] + oh, Lp, dst, s2 * Lp, Lp);
+              }
+            }
+          for (std::int64_t ih = ih0; ih < ih1; ++ih) {
+            const std::int64_t xofs = (id * g.x[1] + ih) * Xw;
+            if constexpr (DW) pad_row(xr, x + (n * g.Cx + cx) * X + xofs, Xr, 0, Xw);
+            taps_row<T, DX, DW>(yp + (planes ? ih : ih - ih0) * g.s[1] * prow, taps, Xw, b, xr, gr, G);
+            if constexpr (DX) copy_short(gx + (n * g.Cx + cx) * X + xofs, gr, Xw);
+          }
         }
       }
       if (bpart && cx % cxg == 0)
@@ -371,7 +398,8 @@ void backward_items(const ConvGeom& g, const T* x, const T* w, const T* y, const
 }
 
 template <class T>
-void conv_backward_depthwise(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb) {
+void conv_backward_depthwise_bands(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb,
+                                   std::int64_t band) {
   const std::int64_t per_sample = gw ? g.Cx * g.cy_per_group() * g.taps() : 0, N = std::max<std::int64_t>(g.N, 1);
   // The calling thread's slot 1 holds the per-sample sums: the weight
   // gradient's (T), then the bias gradient's (double).
@@ -379,9 +407,9 @@ void conv_backward_depthwise(const ConvGeom& g, const T* x, const T* w, const T*
   double* slot = thread_scratch<double>(static_cast<std::size_t>(wdoubles + (gb ? N * g.Cy : 0)), 1);
   T* part = gw ? reinterpret_cast<T*>(slot) : nullptr;
   double* bpart = gb ? slot + wdoubles : nullptr;
-  if (gx && gw) backward_items<T, true, true>(g, x, w, y, nullptr, gx, part, bpart);
-  else if (gx) backward_items<T, true, false>(g, x, w, y, nullptr, gx, nullptr, bpart);
-  else if (gw) backward_items<T, false, true>(g, x, w, y, nullptr, nullptr, part, bpart);
+  if (gx && gw) backward_items<T, true, true>(g, x, w, y, nullptr, gx, part, bpart, band);
+  else if (gx) backward_items<T, true, false>(g, x, w, y, nullptr, gx, nullptr, bpart, band);
+  else if (gw) backward_items<T, false, true>(g, x, w, y, nullptr, nullptr, part, bpart, band);
   else if (gb) return channel_sum<T>(g.N, g.Cy, g.y_spatial(), y, gb);
 #pragma omp parallel for schedule(static) if (g.worth_threads())
   for (std::int64_t i = 0; i < per_sample; ++i) {
@@ -398,8 +426,13 @@ void conv_backward_depthwise(const ConvGeom& g, const T* x, const T* w, const T*
 }
 
 template <class T>
+void conv_backward_depthwise(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb) {
+  conv_backward_depthwise_bands<T>(g, x, w, y, gx, gw, gb, depthwise_backward_band(g, sizeof(T)));
+}
+
+template <class T>
 void conv_gather_depthwise(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
-  backward_items<T, true, false>(g, nullptr, w, y, bias, x, nullptr, nullptr);
+  backward_items<T, true, false>(g, nullptr, w, y, bias, x, nullptr, nullptr, depthwise_backward_band(g, sizeof(T)));
 }
 
 template <class T>
@@ -429,6 +462,11 @@ void conv_weight_grad_depthwise(const ConvGeom& g, const T* x, const T* y, T* w)
   conv_weight_grad_direct<T>(g, x, y, w);
 }
 template <class T>
+void conv_backward_depthwise_bands(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb,
+                                   std::int64_t) {
+  conv_backward_depthwise<T>(g, x, w, y, gx, gw, gb);
+}
+template <class T>
 void conv_backward_depthwise(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb) {
   if (gx) conv_gather_direct<T>(g, y, w, nullptr, gx);
   if (gw) conv_weight_grad_direct<T>(g, x, y, gw);
@@ -443,7 +481,8 @@ namespace lucid::kernels::LUCID_ISA {
   template void conv_scatter_depthwise<T>(const ConvGeom&, const T*, const T*, const T*, T*); \
   template void conv_gather_depthwise<T>(const ConvGeom&, const T*, const T*, const T*, T*);  \
   template void conv_weight_grad_depthwise<T>(const ConvGeom&, const T*, const T*, T*);       \
-  template void conv_backward_depthwise<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*, T*);
+  template void conv_backward_depthwise<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*, T*); \
+  template void conv_backward_depthwise_bands<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*, T*, std::int64_t);
 LUCID_INSTANTIATE(float)
 LUCID_INSTANTIATE(double)
 #undef LUCID_INSTANTIATE
