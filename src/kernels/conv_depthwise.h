@@ -31,8 +31,8 @@ LUCID_DECLARE_DEPTHWISE(avx2)
 LUCID_DECLARE_DEPTHWISE(base)
 #undef LUCID_DECLARE_DEPTHWISE
 
-// The gradients' packed y rows: whole planes in a ring (0) where two
-// threads' rings keep within 4% of what the backward produces, otherwise
+// The gradients' packed y rows: whole planes in a ring (0) where the
+// threads' rings keep within 7% of what the backward produces, otherwise
 // bands of this many rows of x (large planes, few of them: a 2-D problem's
 // ring would be a whole channel of y, four times the x channel it produces
 // at stride 2). conv_backward_depthwise_bands takes the band as given (the
@@ -50,7 +50,10 @@ inline std::int64_t depthwise_backward_band(const ConvGeom& g, std::size_t elem)
   const std::int64_t pt = std::max<std::int64_t>(0, g.pad[1]);
   const std::int64_t pb = std::max<std::int64_t>(0, (g.x[1] - 1) * g.s[1] - g.pad[1] + reach - g.y[1]);
   const std::int64_t nwin = (g.k[0] - 1) * g.d[0] + 1;
-  const double budget = 0.02 * static_cast<double>(g.N * g.Cx * g.x_spatial() + g.Cx * g.cy_per_group() * g.taps());
+  // Values per thread: 7% of what the backward produces over the threads
+  // that run (two where the problem is worth them).
+  const double budget = 0.07 / (g.worth_threads() ? 2.0 : 1.0) *
+                        static_cast<double>(g.N * g.Cx * g.x_spatial() + g.Cx * g.cy_per_group() * g.taps());
   if (static_cast<double>(nwin * (pt + g.y[1] + pb) * prow) <= budget) return 0;
   const std::int64_t rows = static_cast<std::int64_t>(budget) / (g.k[0] * prow);  // y rows a band may hold
   return std::clamp<std::int64_t>((rows - reach) / g.s[1] + 1, 1, std::max<std::int64_t>(g.x[1], 1));
