@@ -49,96 +49,59 @@ struct TapList {
   void add(std::int64_t o, T w, std::int64_t g) { off.push_back(o), wv.push_back(w), gi.push_back(g); }
 };
 
-// NV vectors from column c0 of one row, summed over the taps of `tl`
-// (rows at base + off[t]). DX: the sum (started from b) is stored at
-// out + c0. DW: each tap's products with the row xr are added to G[gi[t]].
+// NV vectors from column c0 of rows j < nrows, each summed over the taps of
+// `tl` (row j's at base + j * L + off[t]). DX: row j's sum (started from b)
+// is stored at out + j * ostep + c0. DW (one row): each tap's products with
+// the row xr are added to G[gi[t]].
 template <class T, int NV, bool DX, bool DW>
-void taps_chunk(const T* base, const TapList<T>& tl, std::int64_t c0, T b, const T* xr, T* out,
-                typename Vec<T>::V* G) {
+void taps_chunk(const T* base, std::int64_t L, const TapList<T>& tl, std::int64_t nrows, std::int64_t c0, T b,
+                const T* xr, T* out, std::int64_t ostep, typename Vec<T>::V* G) {
   using VT = Vec<T>;
   using V = typename VT::V;
   constexpr int W = VT::W;
-  V acc[NV], xv[NV];
-  for (int v = 0; v < NV; ++v) {
-    if constexpr (DX) acc[v] = VT::bcast(&b);
-    if constexpr (DW) xv[v] = VT::load(xr + c0 + v * W);
-  }
   const std::int64_t nt = tl.size();
   const std::int64_t* off = tl.off.data();
   const std::int64_t* gi = tl.gi.data();
   const T* wv = tl.wv.data();
-  for (std::int64_t t = 0; t < nt; ++t) {
-    const T* p = base + off[t] + c0;
-    V rv[NV];
-    for (int v = 0; v < NV; ++v) rv[v] = VT::load(p + v * W);
-    if constexpr (DX) {
-      const V wt = VT::bcast(wv + t);
-      for (int v = 0; v < NV; ++v) acc[v] = VT::fma(wt, rv[v], acc[v]);
-    }
-    if constexpr (DW) {
-      V s = VT::fma(xv[0], rv[0], G[gi[t]]);
-      for (int v = 1; v < NV; ++v) s = VT::fma(xv[v], rv[v], s);
-      G[gi[t]] = s;
-    }
-  }
-  if constexpr (DX)
-    for (int v = 0; v < NV; ++v) VT::store(out + c0 + v * W, acc[v]);
-}
-
-// A whole row of n positions (rounded up to vectors) in chunks of up to four
-// vectors; the rows must be readable that far.
-template <class T, bool DX, bool DW>
-void taps_row(const T* base, const TapList<T>& tl, std::int64_t n, T b, const T* xr, T* out, typename Vec<T>::V* G) {
-  constexpr int W = Vec<T>::W;
-  const std::int64_t nv = (n + W - 1) / W;
-  std::int64_t v = 0;
-  for (; v + 4 <= nv; v += 4) taps_chunk<T, 4, DX, DW>(base, tl, v * W, b, xr, out, G);
-  const std::int64_t c0 = v * W;
-  switch (nv - v) {
-    case 3: return taps_chunk<T, 3, DX, DW>(base, tl, c0, b, xr, out, G);
-    case 2: return taps_chunk<T, 2, DX, DW>(base, tl, c0, b, xr, out, G);
-    case 1: return taps_chunk<T, 1, DX, DW>(base, tl, c0, b, xr, out, G);
-    default: return;
-  }
-}
-
-// Rows j < nrows of one phase of the forward, whole vectors from column c0:
-// out + j * ostep = b + the sum over the taps of wv[t] times the row at
-// base + j * L + off[t] (the same sums, in the same order, as taps_chunk).
-template <class T, int NV>
-void phase_rows(const T* base, std::int64_t L, const TapList<T>& tl, std::int64_t nrows, std::int64_t c0, T b, T* out,
-                std::int64_t ostep) {
-  using VT = Vec<T>;
-  using V = typename VT::V;
-  constexpr int W = VT::W;
-  const std::int64_t nt = tl.size();
-  const std::int64_t* off = tl.off.data();
-  const T* wv = tl.wv.data();
   for (std::int64_t j = 0; j < nrows; ++j) {
     const T* row = base + j * L + c0;
-    V acc[NV];
-    for (int v = 0; v < NV; ++v) acc[v] = VT::bcast(&b);
-    for (std::int64_t t = 0; t < nt; ++t) {
-      const V wt = VT::bcast(wv + t);
-      for (int v = 0; v < NV; ++v) acc[v] = VT::fma(wt, VT::load(row + off[t] + v * W), acc[v]);
+    V acc[NV], xv[NV];
+    for (int v = 0; v < NV; ++v) {
+      if constexpr (DX) acc[v] = VT::bcast(&b);
+      if constexpr (DW) xv[v] = VT::load(xr + c0 + v * W);
     }
-    for (int v = 0; v < NV; ++v) VT::store(out + j * ostep + c0 + v * W, acc[v]);
+    for (std::int64_t t = 0; t < nt; ++t) {
+      const T* p = row + off[t];
+      V rv[NV];
+      for (int v = 0; v < NV; ++v) rv[v] = VT::load(p + v * W);
+      if constexpr (DX) {
+        const V wt = VT::bcast(wv + t);
+        for (int v = 0; v < NV; ++v) acc[v] = VT::fma(wt, rv[v], acc[v]);
+      }
+      if constexpr (DW) {
+        V s = VT::fma(xv[0], rv[0], G[gi[t]]);
+        for (int v = 1; v < NV; ++v) s = VT::fma(xv[v], rv[v], s);
+        G[gi[t]] = s;
+      }
+    }
+    if constexpr (DX)
+      for (int v = 0; v < NV; ++v) VT::store(out + j * ostep + c0 + v * W, acc[v]);
   }
 }
 
-// phase_rows over rows of n positions (rounded up to vectors), in chunks
-// of up to four vectors.
-template <class T>
-void phase_rows_all(const T* base, std::int64_t L, const TapList<T>& tl, std::int64_t nrows, std::int64_t n, T b,
-                    T* out, std::int64_t ostep) {
+// taps_chunk over rows of n positions (rounded up to vectors; the rows must
+// be readable that far), in chunks of up to four vectors.
+template <class T, bool DX, bool DW>
+void taps_rows(const T* base, std::int64_t L, const TapList<T>& tl, std::int64_t nrows, std::int64_t n, T b,
+               const T* xr, T* out, std::int64_t ostep, typename Vec<T>::V* G) {
   constexpr int W = Vec<T>::W;
   const std::int64_t nv = (n + W - 1) / W;
   std::int64_t v = 0;
-  for (; v + 4 <= nv; v += 4) phase_rows<T, 4>(base, L, tl, nrows, v * W, b, out, ostep);
+  for (; v + 4 <= nv; v += 4) taps_chunk<T, 4, DX, DW>(base, L, tl, nrows, v * W, b, xr, out, ostep, G);
   switch (nv - v) {
-    case 3: return phase_rows<T, 3>(base, L, tl, nrows, v * W, b, out, ostep);
-    case 2: return phase_rows<T, 2>(base, L, tl, nrows, v * W, b, out, ostep);
-    case 1: return phase_rows<T, 1>(base, L, tl, nrows, v * W, b, out, ostep);
+    case 3: return taps_chunk<T, 3, DX, DW>(base, L, tl, nrows, v * W, b, xr, out, ostep, G);
+    case 2: return taps_chunk<T, 2, DX, DW>(base, L, tl, nrows, v * W, b, xr, out, ostep, G);
+    case 1: return taps_chunk<T, 1, DX, DW>(base, L, tl, nrows, v * W, b, xr, out, ostep, G);
     default: return;
   }
 }
@@ -169,7 +132,7 @@ struct PlaneRing {
 // above and below as well as columns) so that every phase's taps read
 // whole vectors of every row: one tap list serves all rows of a phase, and
 // the rows of each phase in a band of output rows (the whole plane where it
-// is small) run in one loop (phase_rows) into staged rows, which are then
+// is small) run in one loop (taps_rows) into staged rows, which are then
 // written one by one with the phases along the last axis interleaved
 // (write_row).
 template <class T>
@@ -266,8 +229,8 @@ void conv_scatter_depthwise(const ConvGeom& g, const T* x, const T* w, const T* 
             for (std::size_t p = 0; p < ax[2].size(); ++p) {
               const AxisPhase& a2 = ax[2][p];
               if (a2.Q == 0) continue;
-              phase_rows_all(xp + qlo * L, L, tls[static_cast<std::size_t>(a1.r * g.s[2]) + p], qhi - qlo, a2.Q, b,
-                             st + (oh - h0) * stage + sofs[p], g.s[1] * stage);
+              taps_rows<T, true, false>(xp + qlo * L, L, tls[static_cast<std::size_t>(a1.r * g.s[2]) + p], qhi - qlo,
+                                        a2.Q, b, nullptr, st + (oh - h0) * stage + sofs[p], g.s[1] * stage, nullptr);
             }
           }
           for (std::int64_t oh = h0; oh < h1; ++oh) {
@@ -298,19 +261,18 @@ void backward_items(const ConvGeom& g, const T* x, const T* w, const T* y, const
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
   const std::int64_t X = g.x_spatial(), Xw = g.x[2], s2 = g.s[2];
   const YRows yr(g);
-  const std::int64_t Xr = whole_vectors<T>(Xw), Lp = Xr + yr.cmax;  // a row of x; a phase row of y
-  // Packed rows: y rows [-pt, y1 + pb), every row a row of x meets (zeros
-  // outside y), so that one tap list serves every row of x.
-  const std::int64_t pt = std::max<std::int64_t>(0, g.pad[1]);
-  const std::int64_t pb = std::max<std::int64_t>(0, (g.x[1] - 1) * g.s[1] - g.pad[1] + (g.k[1] - 1) * g.d[1] - (g.y[1] - 1));
-  const std::int64_t prow = cyg * s2 * Lp, pplane = (pt + g.y[1] + pb) * prow;  // one packed y row, all channels; a plane
-  const std::int64_t nwin = (g.k[0] - 1) * g.d[0] + 1;
+  // A row of x; the packed y rows: a phase row of Lp values, rows [-pt, y1 +
+  // pb) of y (zeros outside it), every row a row of x meets, so that one tap
+  // list serves every row of x.
+  const DepthwiseGradRows lay(g, W);
+  const std::int64_t Xr = whole_vectors<T>(Xw), Lp = lay.Lp, pt = lay.pt, prow = lay.prow, nwin = lay.nwin;
+  const std::int64_t pplane = lay.plane(g);
   // band == 0: whole planes in a ring, each packed once per item. Otherwise
   // bands of BH rows of x, the y rows each band meets packed for it (rows
   // shared by two bands twice, planes shared by two planes of x twice).
   const bool planes = band == 0;
   const std::int64_t BH = planes ? g.x[1] : std::min(band, g.x[1]);
-  const std::int64_t RB = (BH - 1) * g.s[1] + (g.k[1] - 1) * g.d[1] + 1;  // y rows of a band
+  const std::int64_t RB = (BH - 1) * g.s[1] + lay.reach;  // y rows of a band
   const std::int64_t held = planes ? nwin * pplane : g.k[0] * RB * prow;
 #pragma omp parallel for collapse(2) schedule(static) if (g.worth_threads())
   for (std::int64_t n = 0; n < g.N; ++n)
@@ -374,7 +336,7 @@ void backward_items(const ConvGeom& g, const T* x, const T* w, const T* y, const
           for (std::int64_t ih = ih0; ih < ih1; ++ih) {
             const std::int64_t xofs = (id * g.x[1] + ih) * Xw;
             if constexpr (DW) pad_row(xr, x + (n * g.Cx + cx) * X + xofs, Xr, 0, Xw);
-            taps_row<T, DX, DW>(yp + (planes ? ih : ih - ih0) * g.s[1] * prow, taps, Xw, b, xr, gr, G);
+            taps_rows<T, DX, DW>(yp + (planes ? ih : ih - ih0) * g.s[1] * prow, 0, taps, 1, Xw, b, xr, gr, 0, G);
             if constexpr (DX) copy_short(gx + (n * g.Cx + cx) * X + xofs, gr, Xw);
           }
         }

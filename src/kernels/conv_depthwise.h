@@ -31,32 +31,43 @@ LUCID_DECLARE_DEPTHWISE(avx2)
 LUCID_DECLARE_DEPTHWISE(base)
 #undef LUCID_DECLARE_DEPTHWISE
 
-// The gradients' packed y rows: whole planes in a ring (0) where the
+// The gradients' packed y rows (conv_depthwise.cpp), for vectors of W
+// values: a phase row of Lp values (x's row in whole vectors, and the taps'
+// reach along the last axis: cmax), a packed y row of prow values (every
+// phase of every channel of the group); rows of x meet `reach` y rows, from
+// pt rows above y to pb rows below it, and planes of x nwin y planes.
+struct DepthwiseGradRows {
+  std::int64_t cmax = 0, Lp, prow, reach, pt, pb, nwin;
+  DepthwiseGradRows(const ConvGeom& g, std::int64_t W) {
+    const std::int64_t s2 = g.s[2];
+    const std::int64_t B = g.pad[2] > 0 ? (g.pad[2] + s2 - 1) / s2 : 0;
+    for (std::int64_t k2 = 0; k2 < g.k[2]; ++k2) cmax = std::max(cmax, (k2 * g.d[2] - g.pad[2] + B * s2) / s2);
+    Lp = (g.x[2] + W - 1) / W * W + cmax;
+    prow = g.cy_per_group() * s2 * Lp;
+    reach = (g.k[1] - 1) * g.d[1] + 1;
+    pt = std::max<std::int64_t>(0, g.pad[1]);
+    pb = std::max<std::int64_t>(0, (g.x[1] - 1) * g.s[1] - g.pad[1] + reach - g.y[1]);
+    nwin = (g.k[0] - 1) * g.d[0] + 1;
+  }
+  // A whole packed plane, padding rows included.
+  std::int64_t plane(const ConvGeom& g) const { return (pt + g.y[1] + pb) * prow; }
+};
+
+// The gradients' packed y rows held: whole planes in a ring (0) where the
 // threads' rings keep within 7% of what the backward produces, otherwise
 // bands of this many rows of x (large planes, few of them: a 2-D problem's
 // ring would be a whole channel of y, four times the x channel it produces
 // at stride 2). conv_backward_depthwise_bands takes the band as given (the
 // baseline build, with no packed rows, ignores it).
 inline std::int64_t depthwise_backward_band(const ConvGeom& g, std::size_t elem) {
-  // The packed sizes of conv_depthwise.cpp: a phase row of Lp values (x's row
-  // in whole 256-bit vectors, and the taps' reach), a packed y row of
-  // cy_per_group * s2 of them, a plane of its rows and the padding rows.
-  const std::int64_t W = static_cast<std::int64_t>(32 / elem), s2 = g.s[2];
-  const std::int64_t B = g.pad[2] > 0 ? (g.pad[2] + s2 - 1) / s2 : 0;
-  std::int64_t cmax = 0;
-  for (std::int64_t k2 = 0; k2 < g.k[2]; ++k2) cmax = std::max(cmax, (k2 * g.d[2] - g.pad[2] + B * s2) / s2);
-  const std::int64_t prow = g.cy_per_group() * s2 * ((g.x[2] + W - 1) / W * W + cmax);
-  const std::int64_t reach = (g.k[1] - 1) * g.d[1] + 1;
-  const std::int64_t pt = std::max<std::int64_t>(0, g.pad[1]);
-  const std::int64_t pb = std::max<std::int64_t>(0, (g.x[1] - 1) * g.s[1] - g.pad[1] + reach - g.y[1]);
-  const std::int64_t nwin = (g.k[0] - 1) * g.d[0] + 1;
+  const DepthwiseGradRows lay(g, static_cast<std::int64_t>(32 / elem));  // 256-bit vectors
   // Values per thread: 7% of what the backward produces over the threads
   // that run (two where the problem is worth them).
   const double budget = 0.07 / (g.worth_threads() ? 2.0 : 1.0) *
                         static_cast<double>(g.N * g.Cx * g.x_spatial() + g.Cx * g.cy_per_group() * g.taps());
-  if (static_cast<double>(nwin * (pt + g.y[1] + pb) * prow) <= budget) return 0;
-  const std::int64_t rows = static_cast<std::int64_t>(budget) / (g.k[0] * prow);  // y rows a band may hold
-  return std::clamp<std::int64_t>((rows - reach) / g.s[1] + 1, 1, std::max<std::int64_t>(g.x[1], 1));
+  if (static_cast<double>(lay.nwin * lay.plane(g)) <= budget) return 0;
+  const std::int64_t rows = static_cast<std::int64_t>(budget) / (g.k[0] * lay.prow);  // y rows a band may hold
+  return std::clamp<std::int64_t>((rows - lay.reach) / g.s[1] + 1, 1, std::max<std::int64_t>(g.x[1], 1));
 }
 
 }  // namespace lucid::kernels
