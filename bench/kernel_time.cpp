@@ -3,11 +3,12 @@
 // noisy machine: run each build in turn, several times, and compare minima.
 // The result is checked against the reference kernels first.
 //
-//   kernel_time N Cin Cout I k s p op d groups float32|float64 fwd|gather|wgrad|bwd REPS
+//   kernel_time N Cin Cout I k s p op d groups float32|float64 fwd|gather|wgrad|bias|bwd REPS
 //
 // fwd: conv_scatter (with bias); gather: conv_gather (the input gradient);
-// wgrad: conv_weight_grad; bwd: conv_transpose_backward (all three
-// gradients). Prints the minimum and median wall time of REPS calls in ms.
+// wgrad: conv_weight_grad; bias: channel_sum (the bias gradient on its
+// own); bwd: conv_transpose_backward (all three gradients). Prints the
+// minimum and median wall time of REPS calls in ms.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -38,6 +39,19 @@ std::vector<double> widen(const std::vector<T>& v) {
   return {v.begin(), v.end()};
 }
 
+// The bias gradient: each y channel summed in double.
+template <class T>
+std::vector<T> bias_grad_reference(const k::ConvGeom& g, const std::vector<T>& y) {
+  std::vector<T> sums(static_cast<std::size_t>(g.Cy));
+  for (std::int64_t c = 0; c < g.Cy; ++c) {
+    double s = 0;
+    for (std::int64_t n = 0; n < g.N; ++n)
+      for (std::int64_t i = 0; i < g.y_spatial(); ++i) s += static_cast<double>(y[static_cast<std::size_t>((n * g.Cy + c) * g.y_spatial() + i)]);
+    sums[static_cast<std::size_t>(c)] = static_cast<T>(s);
+  }
+  return sums;
+}
+
 template <class T>
 int run(const k::ConvGeom& g, const std::string& op, int reps) {
   const std::size_t nx = static_cast<std::size_t>(g.N * g.Cx * g.x_spatial());
@@ -55,6 +69,7 @@ int run(const k::ConvGeom& g, const std::string& op, int reps) {
     if (op == "fwd") k::conv_scatter<T>(g, x.data(), w.data(), b.data(), out.data());
     else if (op == "gather") k::conv_gather<T>(g, y.data(), w.data(), nullptr, out.data());
     else if (op == "wgrad") k::conv_weight_grad<T>(g, x.data(), y.data(), out.data());
+    else if (op == "bias") k::channel_sum<T>(g.N, g.Cy, g.y_spatial(), y.data(), out.data());
     else k::conv_transpose_backward<T>(g, x.data(), w.data(), y.data(), out.data(), gw.data(), gb.data());
   };
   std::vector<T> want;
@@ -66,12 +81,15 @@ int run(const k::ConvGeom& g, const std::string& op, int reps) {
     out.assign(nw, T(0));
     want.assign(nw, T(0));
     k::conv_weight_grad_reference<T>(g, x.data(), y.data(), want.data());
+  } else if (op == "bias") {
+    out.assign(b.size(), T(0));
+    want = bias_grad_reference(g, y);
   } else if (op == "gather" || op == "bwd") {
     out.assign(nx, T(0));
     want.assign(nx, T(0));
     k::conv_gather_reference<T>(g, y.data(), w.data(), nullptr, want.data());
   } else {
-    std::fprintf(stderr, "kernel_time: unknown OP '%s': fwd, gather, wgrad or bwd\n", op.c_str());
+    std::fprintf(stderr, "kernel_time: unknown OP '%s': fwd, gather, wgrad, bias or bwd\n", op.c_str());
     return 2;
   }
   call();
@@ -80,6 +98,7 @@ int run(const k::ConvGeom& g, const std::string& op, int reps) {
     std::vector<T> want_w(nw);
     k::conv_weight_grad_reference<T>(g, x.data(), y.data(), want_w.data());
     err = std::max(err, max_rel_err(widen(gw), widen(want_w)));
+    err = std::max(err, max_rel_err(widen(gb), widen(bias_grad_reference(g, y))));
   }
   const double tol = sizeof(T) == 4 ? 1e-5 : 1e-12;
   if (!(err <= tol)) {
@@ -93,7 +112,7 @@ int run(const k::ConvGeom& g, const std::string& op, int reps) {
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(ms.begin(), ms.end());
-  const double flops = 2 * g.macs() * (op == "bwd" ? 2 : 1);
+  const double flops = op == "bias" ? 0.0 : 2 * g.macs() * (op == "bwd" ? 2 : 1);
   std::printf("%s: min %.4f ms, median %.4f ms (%.1f GFLOP/s at the minimum), checked: relative error %.2g\n",
               op.c_str(), ms.front(), ms[ms.size() / 2], flops / ms.front() * 1e-6, err);
   return 0;
@@ -103,7 +122,7 @@ int run(const k::ConvGeom& g, const std::string& op, int reps) {
 
 int main(int argc, char** argv) {
   if (argc != 14) {
-    std::fprintf(stderr, "usage: kernel_time N Cin Cout I k s p op d groups float32|float64 fwd|gather|wgrad|bwd REPS\n");
+    std::fprintf(stderr, "usage: kernel_time N Cin Cout I k s p op d groups float32|float64 fwd|gather|wgrad|bias|bwd REPS\n");
     return 2;
   }
   auto arg = [&](int i) { return std::atoll(argv[i]); };
