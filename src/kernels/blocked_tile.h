@@ -138,16 +138,50 @@ struct Pairs {
 };
 #endif
 
+// Reads from memory, spread over a stretch of arithmetic: the caller names
+// the byte ranges (add), then says how many times it will call step()
+// (pace); each step prefetches its share of the lines, in order. Lines
+// fetched at a steady rate arrive while the arithmetic runs; a burst of them
+// waits on the memory as a copy would (the gather's y rows: 64 lines at once
+// gained nothing, one every few products most of the copy's time).
+struct PacedPrefetch {
+  std::vector<const char*> from;  // per range: its first line, and how many
+  std::vector<std::int64_t> lines;
+  std::size_t at = 0;
+  std::int64_t line = 0, per = 0, total = 0;
+  void clear() { from.clear(), lines.clear(), at = 0, line = 0, per = 0, total = 0; }
+  void add(const void* p, std::int64_t bytes) {
+    if (bytes <= 0) return;
+    const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p);
+    const std::uintptr_t first = a & ~std::uintptr_t(63), last = (a + static_cast<std::uintptr_t>(bytes) - 1) & ~std::uintptr_t(63);
+    from.push_back(reinterpret_cast<const char*>(first));
+    lines.push_back(static_cast<std::int64_t>((last - first) / 64 + 1));
+    total += lines.back();
+  }
+  void pace(std::int64_t steps) { per = steps > 0 ? (total + steps - 1) / steps : total; }
+  void step() {
+    for (std::int64_t i = 0; i < per && at < from.size(); ++i) {
+      _mm_prefetch(from[at] + line * 64, _MM_HINT_T0);
+      if (++line == lines[at]) ++at, line = 0;
+    }
+  }
+};
+
+// The tile's inner products call a PacedPrefetch's step() once per this many
+// input channels (tile<..., true>).
+inline constexpr std::int64_t kPrefetchChannels = 8;
+
 // One tile: MR output channels x NV vectors of positions from column c0,
 // summed over the nt taps (input rows xs[t], packed weights ws[t]: MR per
 // input channel) and the cin input channels (L apart in the rows), started
 // from the bias bv (bv[m]: channel m's in every lane); stored at
 // out + m * ld + c0. In registers the NV vectors
 // are Pairs<T, NV>::N of Pairs<T, NV>::VT; the sums, and so the bits, are
-// those of NV separate vectors.
-template <class T, int MR, int NV>
+// those of NV separate vectors. With PF, pf->step() once per
+// kPrefetchChannels input channels of each tap (where MR * NV > 4).
+template <class T, int MR, int NV, bool PF = false>
 void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t c0, std::int64_t cin, std::int64_t L,
-          const typename Vec<T>::V* bv, T* out, std::int64_t ld) {
+          const typename Vec<T>::V* bv, T* out, std::int64_t ld, PacedPrefetch* pf = nullptr) {
   using VT = typename Pairs<T, NV>::VT;
   using V = typename VT::V;
   constexpr int NP = Pairs<T, NV>::N;
@@ -189,7 +223,15 @@ void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t 
     for (std::int64_t t = 0; t < nt; ++t) {
       const T* xr = xs[t] + c0;
       const T* wt = ws[t];
-      for (std::int64_t ci = 0; ci < cin; ++ci) step(acc, xr + ci * L, wt + ci * MR);
+      if constexpr (PF) {
+        for (std::int64_t c1 = 0; c1 < cin; c1 += kPrefetchChannels) {
+          const std::int64_t c2 = std::min(cin, c1 + kPrefetchChannels);
+          for (std::int64_t ci = c1; ci < c2; ++ci) step(acc, xr + ci * L, wt + ci * MR);
+          pf->step();
+        }
+      } else {
+        for (std::int64_t ci = 0; ci < cin; ++ci) step(acc, xr + ci * L, wt + ci * MR);
+      }
     }
   }
   for (int m = 0; m < MR; ++m)
@@ -534,7 +576,7 @@ struct YRows {
   // Copies y row `key` of group grp (channels co < cyg) into dst: element j of
   // phase r of channel co at co * sc + r * sr + j, for j < Lp.
   template <class T>
-  void pack(const T* y, std::int64_t grp, std::int64_t key, std::int64_t Lp, T* dst, std::int64_t sc, std::int64_t sr) const {
+  void pack(const T* y, std::int64_t grp, std::int64_t key, std::int64_t Lp, T* dst, std::int64_t sc, std::int64_t sr, bool burst = true) const {
     const std::int64_t cyg = g.cy_per_group(), Y = g.y_spatial(), s2 = g.s[2];
     const T* src = row_of(y, grp, key);
     for (std::int64_t co = 0; co < cyg; ++co) {
@@ -554,7 +596,7 @@ struct YRows {
         for (std::int64_t j = hi; j < Lp; ++j) d[j] = T(0);
       }
     }
-    prefetch_next(src, key);
+    if (burst) prefetch_next(src, key);
   }
   // The same row channel-last, into a dst that holds zeros: element j of
   // phase r of channel co at r * sr + j * cs + co (cs >= cyg). Whole vectors
@@ -596,6 +638,19 @@ struct YRows {
         for (std::int64_t j = co < cv ? jv : lo, hi = phase_end(ph, Lp); j < hi; ++j) d[j * cs] = so[j * s2];
       }
     prefetch_next(src, key);
+  }
+
+  // Names to pf every channel of group grp of the y rows in `want` (-1: none)
+  // that `held` does not hold.
+  template <class T>
+  void prefetch_missing(const T* y, std::int64_t grp, const std::vector<std::int64_t>& want, const RowSlots& held,
+                        PacedPrefetch& pf) const {
+    for (std::int64_t key : want) {
+      if (key < 0 || std::find(held.key.begin(), held.key.end(), key) != held.key.end()) continue;
+      const T* src = row_of(y, grp, key);
+      for (std::int64_t co = 0; co < g.cy_per_group(); ++co)
+        pf.add(src + co * g.y_spatial(), g.y[2] * static_cast<std::int64_t>(sizeof(T)));
+    }
   }
 
   // Where y row `key` of group grp starts (its channels Y apart).

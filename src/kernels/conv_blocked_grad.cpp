@@ -63,10 +63,11 @@ struct GatherWeights {
 // `pitch` = s2 * Lp per channel): every block of MR x channels, in tiles of
 // NV vectors along the row staged in st (MR rows of Xr), then copied to
 // xrow (channel c of the group at xrow + c * X). xs, ws: room for every tap.
+// Where pf is given, the tiles step it (as prefetch_next_row paces it).
 template <class T, int MR, int NV>
 void gather_row(const ConvGeom& g, const YRows& yr, const RowSlots& slots, const T* yp, std::int64_t Lp,
                 const GatherWeights<T, MR>& pw, std::int64_t grp, const T* bias, T* st, std::int64_t Xr, T* xrow,
-                const T** xs, const T** ws) {
+                const T** xs, const T** ws, PacedPrefetch* pf = nullptr) {
   using VT = Vec<T>;
   using V = typename VT::V;
   constexpr int NR = NV * VT::W;
@@ -89,10 +90,31 @@ void gather_row(const ConvGeom& g, const YRows& yr, const RowSlots& slots, const
       ws[nl++] = wb + kf * cyg * MR;
     }
     std::int64_t c0 = 0;
-    for (; c0 + VT::W < Xw; c0 += NR) tile<T, MR, NV>(xs, ws, nl, c0, cyg, pitch, bv, st, Xr);
-    if (c0 < Xw) tile<T, MR, 1>(xs, ws, nl, c0, cyg, pitch, bv, st, Xr);
+    if (pf) {
+      for (; c0 + VT::W < Xw; c0 += NR) tile<T, MR, NV, true>(xs, ws, nl, c0, cyg, pitch, bv, st, Xr, pf);
+      if (c0 < Xw) tile<T, MR, 1, true>(xs, ws, nl, c0, cyg, pitch, bv, st, Xr, pf);
+    } else {
+      for (; c0 + VT::W < Xw; c0 += NR) tile<T, MR, NV>(xs, ws, nl, c0, cyg, pitch, bv, st, Xr);
+      if (c0 < Xw) tile<T, MR, 1>(xs, ws, nl, c0, cyg, pitch, bv, st, Xr);
+    }
     for (int m = 0; m < mr; ++m) copy_short(xrow + (ci0 + m) * X, st + m * Xr, Xw);
   }
+}
+
+// Readies pf for gather_row<T, MR, NV> on the row of x whose y rows slots
+// holds: the y rows of the next row (next, where there is one) that slots
+// does not hold, paced over the steps the row's tiles take.
+template <class T, int MR, int NV>
+void prefetch_next_row(const ConvGeom& g, const YRows& yr, const T* y, std::int64_t grp, const RowSlots& slots,
+                       const RowSlots* next, std::int64_t blocks, PacedPrefetch& pf) {
+  pf.clear();
+  if (next) yr.prefetch_missing(y, grp, next->want, slots, pf);
+  const std::int64_t NR = NV * Vec<T>::W, Xw = g.x[2];
+  std::int64_t tiles = 0, c0 = 0, nl = 0;  // as gather_row walks the row, and its live taps
+  for (; c0 + Vec<T>::W < Xw; c0 += NR) ++tiles;
+  if (c0 < Xw) ++tiles;
+  for (std::int64_t sl : slots.slot_of) nl += sl >= 0 ? g.k[2] : 0;
+  pf.pace(blocks * tiles * nl * ceil_div(g.cy_per_group(), kPrefetchChannels));
 }
 
 template <class T, int MR, int NV>
@@ -120,16 +142,23 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
     // Scratch: MR staged rows, then the y slots [slot][co][phase][Lp].
     T* st = thread_scratch<T>(static_cast<std::size_t>(MR * Xr + nslot * cyg * pitch), 0);
     T* yp = st + MR * Xr;
-    RowSlots slots(nslot);  // y rows (n * Y0 + od) * Y1 + oh
+    RowSlots slots(nslot), next(nslot);  // y rows (n * Y0 + od) * Y1 + oh; next: the next row's
     std::vector<const T*> xs(static_cast<std::size_t>(K)), ws(static_cast<std::size_t>(K));
+    PacedPrefetch pf;
     const std::int64_t r0 = nrows * ch / chunks, r1 = nrows * (ch + 1) / chunks;
-    for (std::int64_t row = r0; row < r1; ++row) {
+    const auto locate = [&](std::int64_t row, RowSlots& s) {  // wants row's y rows; returns where it is
       const std::int64_t n = row / (g.x[0] * g.x[1]), id = row / g.x[1] % g.x[0];
       const std::int64_t ih = yr.order[static_cast<std::size_t>(row % g.x[1])];
-      yr.want(n, id, ih, 0, nslot, slots);
-      slots.assign([&](std::int64_t sl, std::int64_t key) { yr.pack(y, grp, key, Lp, yp + sl * cyg * pitch, pitch, Lp); });
-      gather_row<T, MR, NV>(g, yr, slots, yp, Lp, pw, grp, bias, st, Xr,
-                            x + (n * g.Cx + grp * cxg) * X + (id * g.x[1] + ih) * Xw, xs.data(), ws.data());
+      yr.want(n, id, ih, 0, nslot, s);
+      return (n * g.Cx + grp * cxg) * X + (id * g.x[1] + ih) * Xw;
+    };
+    for (std::int64_t row = r0; row < r1; ++row) {
+      const std::int64_t at = locate(row, slots);
+      slots.assign([&](std::int64_t sl, std::int64_t key) { yr.pack(y, grp, key, Lp, yp + sl * cyg * pitch, pitch, Lp, false); });
+      // The next row's y rows, read from memory while this row's tiles run.
+      if (row + 1 < r1) locate(row + 1, next);
+      prefetch_next_row<T, MR, NV>(g, yr, y, grp, slots, row + 1 < r1 ? &next : nullptr, pw.blocks, pf);
+      gather_row<T, MR, NV>(g, yr, slots, yp, Lp, pw, grp, bias, st, Xr, x + at, xs.data(), ws.data(), &pf);
     }
   }
 }
@@ -425,14 +454,19 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
     T* yp = st + MRg * Xr;
     T* yc = yp + nslot * cyg * pitch;
     T* xt = yc + nslot * slotw;
-    RowSlots slots(nslot);
+    RowSlots slots(nslot), next(nslot);  // next: the next row's y rows
+    PacedPrefetch pf;
     std::vector<const T*> xs(static_cast<std::size_t>(K)), ws(static_cast<std::size_t>(K));
-    for (std::int64_t row = nrows * part / parts; row < nrows * (part + 1) / parts; ++row) {
+    const std::int64_t r1 = nrows * (part + 1) / parts;
+    const auto want = [&](std::int64_t row, RowSlots& s) {
+      yr.want(row / (g.x[0] * g.x[1]), row / g.x[1] % g.x[0], yr.order[static_cast<std::size_t>(row % g.x[1])], 0, nslot, s);
+    };
+    for (std::int64_t row = nrows * part / parts; row < r1; ++row) {
       const std::int64_t n = row / (g.x[0] * g.x[1]), id = row / g.x[1] % g.x[0];
       const std::int64_t ih = yr.order[static_cast<std::size_t>(row % g.x[1])];
-      yr.want(n, id, ih, 0, nslot, slots);
+      want(row, slots);
       slots.assign([&](std::int64_t sl, std::int64_t key) {
-        yr.pack(y, grp, key, Lp, yp + sl * cyg * pitch, pitch, Lp);
+        yr.pack(y, grp, key, Lp, yp + sl * cyg * pitch, pitch, Lp, false);
         T* dst = yc + sl * slotw;
         if (cyp > cyg) std::fill(dst, dst + slotw, T(0));  // padded channels (k = s: every position is written)
         yr.pack_channel_last(y, grp, key, Lw, dst, Lw * cyp, cyp);
@@ -442,7 +476,10 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
         }
       });
       const std::int64_t at = (n * g.Cx + grp * cxg) * X + (id * g.x[1] + ih) * Xw;
-      gather_row<T, MRg, NVg>(g, yr, slots, yp, Lp, pw, grp, nullptr, st, Xr, gx + at, xs.data(), ws.data());
+      // The next row's y rows, read from memory while this row's gather runs.
+      if (row + 1 < r1) want(row + 1, next);
+      prefetch_next_row<T, MRg, NVg>(g, yr, y, grp, slots, row + 1 < r1 ? &next : nullptr, pw.blocks, pf);
+      gather_row<T, MRg, NVg>(g, yr, slots, yp, Lp, pw, grp, nullptr, st, Xr, gx + at, xs.data(), ws.data(), &pf);
       pack_x_row(x + at, X, cxg, Xw, xt, cxp);
       const T* xts[1] = {xt};
       for (std::int64_t kf = 0; kf < K; ++kf) {
