@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
@@ -81,6 +82,21 @@ ConvGeom random_geom(std::mt19937& rng, int max_channels, int max_len = 7) {
   g.Cy = g.groups * r(1, max_channels);
   g.N = r(1, 3);
   random_axes(rng, g, r(1, 3), {7, max_len, 4, 3, 4, 3});
+  return g;
+}
+
+// The blocked gradients' random problems: 1-2 samples, 1-2 groups of cx and
+// cy channels each, x of xs[a] along axis a (each a range [lo, hi]); the
+// caller sets the taps, strides, padding and y.
+ConvGeom random_grouped(std::mt19937& rng, std::array<int, 2> cx, std::array<int, 2> cy,
+                        const std::array<std::array<int, 2>, 3>& xs) {
+  auto r = [&](std::array<int, 2> range) { return std::uniform_int_distribution<int>(range[0], range[1])(rng); };
+  ConvGeom g;
+  g.N = r({1, 2});
+  g.groups = r({1, 2});
+  g.Cx = g.groups * r(cx);
+  g.Cy = g.groups * r(cy);
+  for (int a = 0; a < 3; ++a) g.x[a] = r(xs[static_cast<std::size_t>(a)]);
   return g;
 }
 
@@ -487,13 +503,8 @@ TEST(Kernels, BlockedBackwardMatchesReference) {
   for (int t = 0; t < 26; ++t) {
     ConvGeom g;
     if (t < 24) {
-      g.N = r(1, 2);
-      g.groups = r(1, 2);
-      g.Cx = g.groups * r(1, 40);
-      g.Cy = g.groups * r(1, 24);
-      const std::int64_t xs[3] = {r(1, 3), r(1, 4), r(12, 20)};
+      g = random_grouped(rng, {1, 40}, {1, 24}, {{{1, 3}, {1, 4}, {12, 20}}});
       for (int a = 0; a < 3; ++a) {
-        g.x[a] = xs[a];
         g.k[a] = r(2, 4);
         g.s[a] = r(1, 2);
         g.d[a] = r(1, 2);
@@ -572,14 +583,8 @@ void check_onepass(int isa, std::uint32_t seed) {
   std::mt19937 rng(seed);
   auto r = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   for (int t = 0; t < 24; ++t) {
-    ConvGeom g;
-    g.N = r(1, 2);
-    g.groups = r(1, 2);
-    g.Cx = g.groups * r(5, 40);
-    g.Cy = g.groups * r(9, 40);
-    const std::int64_t xs[3] = {r(1, 3), r(1, 5), r(9, 40)};
+    ConvGeom g = random_grouped(rng, {5, 40}, {9, 40}, {{{1, 3}, {1, 5}, {9, 40}}});
     for (int a = 0; a < 3; ++a) {
-      g.x[a] = xs[a];
       g.k[a] = g.s[a] = r(1, 3);
       g.y[a] = g.x[a] * g.s[a];
     }
