@@ -574,29 +574,39 @@ struct YRows {
     for (std::int64_t i = hi1; i < Lp; ++i) d1[i] = T(0);
   }
   // Copies y row `key` of group grp (channels co < cyg) into dst: element j of
-  // phase r of channel co at co * sc + r * sr + j, for j < Lp.
+  // phase r of channel co at co * sc + r * sr + j, for j < Lp. With `burst`,
+  // then prefetches the row s1 * step further (the next row of x's).
   template <class T>
-  void pack(const T* y, std::int64_t grp, std::int64_t key, std::int64_t Lp, T* dst, std::int64_t sc, std::int64_t sr, bool burst = true) const {
-    const std::int64_t cyg = g.cy_per_group(), Y = g.y_spatial(), s2 = g.s[2];
+  void pack(const T* y, std::int64_t grp, std::int64_t key, std::int64_t Lp, T* dst, std::int64_t sc, std::int64_t sr,
+            bool burst = true) const {
     const T* src = row_of(y, grp, key);
-    for (std::int64_t co = 0; co < cyg; ++co) {
-      if (s2 == 2) {
-        pack_pair(src + co * Y, dst + co * sc, dst + co * sc + sr, Lp);
-        continue;
-      }
-      for (std::int64_t ph = 0; ph < s2; ++ph) {
-        // o = (j - B)*s2 + ph lies in [0, Yw) for j in [B, hi)
-        const std::int64_t lo = std::min(B, Lp), hi = phase_end(ph, Lp);
-        const T* so = src + co * Y + ph - B * s2;
-        T* d = dst + co * sc + ph * sr;
-        for (std::int64_t j = 0; j < lo; ++j) d[j] = T(0);
-        if (s2 == 1) copy_short(d + lo, so + lo, hi - lo);
-        else
-          for (std::int64_t j = lo; j < hi; ++j) d[j] = so[j * s2];
-        for (std::int64_t j = hi; j < Lp; ++j) d[j] = T(0);
-      }
-    }
+    pack_rows(src, 0, 1, Lp, dst, 0, sc, sr);
     if (burst) prefetch_next(src, key);
+  }
+  // The same for nrows rows, row r's first channel at src + r * step, copied
+  // to dst + r * dstep (a plane's rows, their sizes worked out once).
+  template <class T>
+  void pack_rows(const T* src, std::int64_t step, std::int64_t nrows, std::int64_t Lp, T* dst, std::int64_t dstep,
+                 std::int64_t sc, std::int64_t sr) const {
+    const std::int64_t cyg = g.cy_per_group(), Y = g.y_spatial(), s2 = g.s[2];
+    for (std::int64_t r = 0; r < nrows; ++r, src += step, dst += dstep)
+      for (std::int64_t co = 0; co < cyg; ++co) {
+        if (s2 == 2) {
+          pack_pair(src + co * Y, dst + co * sc, dst + co * sc + sr, Lp);
+          continue;
+        }
+        for (std::int64_t ph = 0; ph < s2; ++ph) {
+          // o = (j - B)*s2 + ph lies in [0, Yw) for j in [B, hi)
+          const std::int64_t lo = std::min(B, Lp), hi = phase_end(ph, Lp);
+          const T* so = src + co * Y + ph - B * s2;
+          T* d = dst + co * sc + ph * sr;
+          for (std::int64_t j = 0; j < lo; ++j) d[j] = T(0);
+          if (s2 == 1) copy_short(d + lo, so + lo, hi - lo);
+          else
+            for (std::int64_t j = lo; j < hi; ++j) d[j] = so[j * s2];
+          for (std::int64_t j = hi; j < Lp; ++j) d[j] = T(0);
+        }
+      }
   }
   // The same row channel-last, into a dst that holds zeros: element j of
   // phase r of channel co at r * sr + j * cs + co (cs >= cyg). Whole vectors
