@@ -523,12 +523,12 @@ struct YRows {
 
   explicit YRows(const ConvGeom& geom) : g(geom) {
     const std::int64_t s2 = g.s[2];
-    B = std::max<std::int64_t>(0, ceil_div(g.pad[2], s2));
+    B = y_phase_lead(g);
+    cmax = y_phase_reach(g);
     for (std::int64_t k2 = 0; k2 < g.k[2]; ++k2) {
       const std::int64_t e = k2 * g.d[2] - g.pad[2] + B * s2;
       r.push_back(e % s2);
       c.push_back(e / s2);
-      cmax = std::max(cmax, e / s2);
     }
     // Rows of x `step` apart meet common y rows (ih * s1 + k1 * d1 agree
     // for two taps): they run one after another, ih = order[j].
@@ -538,11 +538,19 @@ struct YRows {
     for (std::int64_t res = 0; res < step; ++res)
       for (std::int64_t ih = res; ih < g.x[1]; ih += step) order.push_back(ih);
   }
-  // Names in slots.want, from index `at` on, the y rows of tap pairs
-  // (k0, k1) = p0 .. p0 + np - 1 (flat index k0 * K1 + k1):
-  // (n * Y0 + od) * Y1 + oh, or -1 outside y.
-  void want(std::int64_t n, std::int64_t id, std::int64_t ih, std::int64_t p0, std::int64_t np, RowSlots& slots,
-            std::int64_t at = 0) const {
+  // Row `row` of x in the order the rows run: sample n, plane id, and
+  // within the plane ih = order[row % X1].
+  struct XRow {
+    std::int64_t n, id, ih;
+  };
+  XRow place(std::int64_t row) const {
+    return {row / (g.x[0] * g.x[1]), row / g.x[1] % g.x[0], order[static_cast<std::size_t>(row % g.x[1])]};
+  }
+  // Names in slots.want, from index `at` on, the y rows that row `row` of x
+  // (place) meets through tap pairs (k0, k1) = p0 .. p0 + np - 1 (flat index
+  // k0 * K1 + k1): (n * Y0 + od) * Y1 + oh, or -1 outside y.
+  void want(std::int64_t row, std::int64_t p0, std::int64_t np, RowSlots& slots, std::int64_t at = 0) const {
+    const auto [n, id, ih] = place(row);
     for (std::int64_t t = 0; t < np; ++t) {
       const std::int64_t od = id * g.s[0] - g.pad[0] + ((p0 + t) / g.k[1]) * g.d[0];
       const std::int64_t oh = ih * g.s[1] - g.pad[1] + ((p0 + t) % g.k[1]) * g.d[1];

@@ -63,11 +63,11 @@ struct GatherWeights {
 // `pitch` = s2 * Lp per channel): every block of MR x channels, in tiles of
 // NV vectors along the row staged in st (MR rows of Xr), then copied to
 // xrow (channel c of the group at xrow + c * X). xs, ws: room for every tap.
-// Where pf is given, the tiles step it (as prefetch_next_row paces it).
+// The tiles step pf (as prefetch_next_row paces it).
 template <class T, int MR, int NV>
 void gather_row(const ConvGeom& g, const YRows& yr, const RowSlots& slots, const T* yp, std::int64_t Lp,
                 const GatherWeights<T, MR>& pw, std::int64_t grp, const T* bias, T* st, std::int64_t Xr, T* xrow,
-                const T** xs, const T** ws, PacedPrefetch* pf = nullptr) {
+                const T** xs, const T** ws, PacedPrefetch& pf) {
   using VT = Vec<T>;
   using V = typename VT::V;
   constexpr int NR = NV * VT::W;
@@ -90,13 +90,8 @@ void gather_row(const ConvGeom& g, const YRows& yr, const RowSlots& slots, const
       ws[nl++] = wb + kf * cyg * MR;
     }
     std::int64_t c0 = 0;
-    if (pf) {
-      for (; c0 + VT::W < Xw; c0 += NR) tile<T, MR, NV, true>(xs, ws, nl, c0, cyg, pitch, bv, st, Xr, pf);
-      if (c0 < Xw) tile<T, MR, 1, true>(xs, ws, nl, c0, cyg, pitch, bv, st, Xr, pf);
-    } else {
-      for (; c0 + VT::W < Xw; c0 += NR) tile<T, MR, NV>(xs, ws, nl, c0, cyg, pitch, bv, st, Xr);
-      if (c0 < Xw) tile<T, MR, 1>(xs, ws, nl, c0, cyg, pitch, bv, st, Xr);
-    }
+    for (; c0 + VT::W < Xw; c0 += NR) tile<T, MR, NV, true>(xs, ws, nl, c0, cyg, pitch, bv, st, Xr, &pf);
+    if (c0 < Xw) tile<T, MR, 1, true>(xs, ws, nl, c0, cyg, pitch, bv, st, Xr, &pf);
     for (int m = 0; m < mr; ++m) copy_short(xrow + (ci0 + m) * X, st + m * Xr, Xw);
   }
 }
@@ -146,19 +141,15 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
     std::vector<const T*> xs(static_cast<std::size_t>(K)), ws(static_cast<std::size_t>(K));
     PacedPrefetch pf;
     const std::int64_t r0 = nrows * ch / chunks, r1 = nrows * (ch + 1) / chunks;
-    const auto locate = [&](std::int64_t row, RowSlots& s) {  // wants row's y rows; returns where it is
-      const std::int64_t n = row / (g.x[0] * g.x[1]), id = row / g.x[1] % g.x[0];
-      const std::int64_t ih = yr.order[static_cast<std::size_t>(row % g.x[1])];
-      yr.want(n, id, ih, 0, nslot, s);
-      return (n * g.Cx + grp * cxg) * X + (id * g.x[1] + ih) * Xw;
-    };
     for (std::int64_t row = r0; row < r1; ++row) {
-      const std::int64_t at = locate(row, slots);
+      const auto [n, id, ih] = yr.place(row);
+      yr.want(row, 0, nslot, slots);
       slots.assign([&](std::int64_t sl, std::int64_t key) { yr.pack(y, grp, key, Lp, yp + sl * cyg * pitch, pitch, Lp, false); });
       // The next row's y rows, read from memory while this row's tiles run.
-      if (row + 1 < r1) locate(row + 1, next);
+      if (row + 1 < r1) yr.want(row + 1, 0, nslot, next);
       prefetch_next_row<T, MR, NV>(g, yr, y, grp, slots, row + 1 < r1 ? &next : nullptr, pw.blocks, pf);
-      gather_row<T, MR, NV>(g, yr, slots, yp, Lp, pw, grp, bias, st, Xr, x + at, xs.data(), ws.data(), &pf);
+      gather_row<T, MR, NV>(g, yr, slots, yp, Lp, pw, grp, bias, st, Xr,
+                            x + (n * g.Cx + grp * cxg) * X + (id * g.x[1] + ih) * Xw, xs.data(), ws.data(), pf);
     }
   }
 }
@@ -319,9 +310,8 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w, std::int64_t p
           for (std::int64_t t = 0; t < np; ++t) slots.want[static_cast<std::size_t>(r * np + t)] = -1;
           continue;
         }
-        const std::int64_t row = r0 + r, n = row / (g.x[0] * g.x[1]), id = row / g.x[1] % g.x[0];
-        const std::int64_t ih = yr.order[static_cast<std::size_t>(row % g.x[1])];
-        yr.want(n, id, ih, p0, np, slots, r * np);
+        const auto [n, id, ih] = yr.place(r0 + r);
+        yr.want(r0 + r, p0, np, slots, r * np);
         const T* xrow = x + (n * g.Cx + grp * cxg) * X + (id * g.x[1] + ih) * Xw;
         if constexpr (InPlace) {
           xrows[r] = xrow;  // channels lie X apart
@@ -458,13 +448,9 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
     PacedPrefetch pf;
     std::vector<const T*> xs(static_cast<std::size_t>(K)), ws(static_cast<std::size_t>(K));
     const std::int64_t r1 = nrows * (part + 1) / parts;
-    const auto want = [&](std::int64_t row, RowSlots& s) {
-      yr.want(row / (g.x[0] * g.x[1]), row / g.x[1] % g.x[0], yr.order[static_cast<std::size_t>(row % g.x[1])], 0, nslot, s);
-    };
     for (std::int64_t row = nrows * part / parts; row < r1; ++row) {
-      const std::int64_t n = row / (g.x[0] * g.x[1]), id = row / g.x[1] % g.x[0];
-      const std::int64_t ih = yr.order[static_cast<std::size_t>(row % g.x[1])];
-      want(row, slots);
+      const auto [n, id, ih] = yr.place(row);
+      yr.want(row, 0, nslot, slots);
       slots.assign([&](std::int64_t sl, std::int64_t key) {
         yr.pack(y, grp, key, Lp, yp + sl * cyg * pitch, pitch, Lp, false);
         T* dst = yc + sl * slotw;
@@ -477,9 +463,9 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
       });
       const std::int64_t at = (n * g.Cx + grp * cxg) * X + (id * g.x[1] + ih) * Xw;
       // The next row's y rows, read from memory while this row's gather runs.
-      if (row + 1 < r1) want(row + 1, next);
+      if (row + 1 < r1) yr.want(row + 1, 0, nslot, next);
       prefetch_next_row<T, MRg, NVg>(g, yr, y, grp, slots, row + 1 < r1 ? &next : nullptr, pw.blocks, pf);
-      gather_row<T, MRg, NVg>(g, yr, slots, yp, Lp, pw, grp, nullptr, st, Xr, gx + at, xs.data(), ws.data(), &pf);
+      gather_row<T, MRg, NVg>(g, yr, slots, yp, Lp, pw, grp, nullptr, st, Xr, gx + at, xs.data(), ws.data(), pf);
       pack_x_row(x + at, X, cxg, Xw, xt, cxp);
       const T* xts[1] = {xt};
       for (std::int64_t kf = 0; kf < K; ++kf) {

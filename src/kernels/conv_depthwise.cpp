@@ -259,7 +259,7 @@ void backward_items(const ConvGeom& g, const T* x, const T* w, const T* y, const
   using V = typename VT::V;
   constexpr std::int64_t W = VT::W;
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
-  const std::int64_t X = g.x_spatial(), Xw = g.x[2], Xw_y = g.y[2], s2 = g.s[2];
+  const std::int64_t X = g.x_spatial(), Xw = g.x[2], Yw = g.y[2], s2 = g.s[2];
   const YRows yr(g);
   // A row of x; the packed y rows: a phase row of Lp values, rows [-pt, y1 +
   // pb) of y (zeros outside it), every row a row of x meets, so that one tap
@@ -289,7 +289,7 @@ void backward_items(const ConvGeom& g, const T* x, const T* w, const T* y, const
       std::fill(yp, yp + held, T(0));  // the padding rows stay zero
       PlaneRing ring(nwin);
       const auto pack = [&](std::int64_t sl, std::int64_t od) {  // a whole plane (its rows lie together)
-        yr.pack_rows(y + (n * g.Cy + grp * cyg) * g.y_spatial() + od * g.y[1] * Xw_y, Xw_y, g.y[1], Lp,
+        yr.pack_rows(y + (n * g.Cy + grp * cyg) * g.y_spatial() + od * g.y[1] * Yw, Yw, g.y[1], Lp,
                      yp + sl * pplane + pt * prow, prow, s2 * Lp, Lp);
       };
       std::vector<std::int64_t> slot0(static_cast<std::size_t>(g.k[0]));

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "conv_geometry.h"
+#include "conv_phases.h"
 
 namespace lucid::kernels {
 
@@ -33,17 +34,14 @@ LUCID_DECLARE_DEPTHWISE(base)
 
 // The gradients' packed y rows (conv_depthwise.cpp), for vectors of W
 // values: a phase row of Lp values (x's row in whole vectors, and the taps'
-// reach along the last axis: cmax), a packed y row of prow values (every
+// reach along the last axis: y_phase_reach), a packed y row of prow values (every
 // phase of every channel of the group); rows of x meet `reach` y rows, from
 // pt rows above y to pb rows below it, and planes of x nwin y planes.
 struct DepthwiseGradRows {
-  std::int64_t cmax = 0, Lp, prow, reach, pt, pb, nwin;
+  std::int64_t Lp, prow, reach, pt, pb, nwin;
   DepthwiseGradRows(const ConvGeom& g, std::int64_t W) {
-    const std::int64_t s2 = g.s[2];
-    const std::int64_t B = g.pad[2] > 0 ? (g.pad[2] + s2 - 1) / s2 : 0;
-    for (std::int64_t k2 = 0; k2 < g.k[2]; ++k2) cmax = std::max(cmax, (k2 * g.d[2] - g.pad[2] + B * s2) / s2);
-    Lp = (g.x[2] + W - 1) / W * W + cmax;
-    prow = g.cy_per_group() * s2 * Lp;
+    Lp = (g.x[2] + W - 1) / W * W + y_phase_reach(g);
+    prow = g.cy_per_group() * g.s[2] * Lp;
     reach = (g.k[1] - 1) * g.d[1] + 1;
     pt = std::max<std::int64_t>(0, g.pad[1]);
     pb = std::max<std::int64_t>(0, (g.x[1] - 1) * g.s[1] - g.pad[1] + reach - g.y[1]);

@@ -21,6 +21,18 @@ inline std::int64_t floor_div(std::int64_t a, std::int64_t b) {
 }
 inline std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return -floor_div(-a, b); }
 
+// The gradients' y rows split by phase along the last axis (YRows, and the
+// depthwise kernels' sizes): element j of phase r holds y[(j - B) * s2 + r],
+// B = y_phase_lead rows of lead so that every tap k2 reads element i + c of
+// some phase for x position i, with c >= 0 at most y_phase_reach.
+inline std::int64_t y_phase_lead(const ConvGeom& g) { return std::max<std::int64_t>(0, ceil_div(g.pad[2], g.s[2])); }
+inline std::int64_t y_phase_reach(const ConvGeom& g) {
+  const std::int64_t B = y_phase_lead(g), s2 = g.s[2];
+  std::int64_t cmax = 0;
+  for (std::int64_t k2 = 0; k2 < g.k[2]; ++k2) cmax = std::max(cmax, (k2 * g.d[2] - g.pad[2] + B * s2) / s2);
+  return cmax;
+}
+
 struct AxisPhase {
   std::int64_t r = 0;   // the phase
   std::int64_t q0 = 0;  // first q whose output lies in [0, Y)
