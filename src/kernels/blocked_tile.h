@@ -186,18 +186,18 @@ void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t 
   using V = typename VT::V;
   constexpr int NP = Pairs<T, NV>::N;
   V acc[MR][NP];
-  for (int m = 0; m < MR; ++m) {
+  LUCID_UNROLL for (int m = 0; m < MR; ++m) {
     V b0;
     if constexpr (std::is_same_v<VT, Vec<T>>) b0 = bv[m];
     else b0 = VT::spread(bv[m]);
-    for (int v = 0; v < NP; ++v) acc[m][v] = b0;
+    LUCID_UNROLL for (int v = 0; v < NP; ++v) acc[m][v] = b0;
   }
   const auto step = [&](V (&a)[MR][NP], const T* xc, const T* wc) {
     V xv[NP];
-    for (int v = 0; v < NP; ++v) xv[v] = VT::load(xc + v * VT::W);
-    for (int m = 0; m < MR; ++m) {
+    LUCID_UNROLL for (int v = 0; v < NP; ++v) xv[v] = VT::load(xc + v * VT::W);
+    LUCID_UNROLL for (int m = 0; m < MR; ++m) {
       const V wv = VT::bcast(wc + m);
-      for (int v = 0; v < NP; ++v) a[m][v] = VT::fma(wv, xv[v], a[m][v]);
+      LUCID_UNROLL for (int v = 0; v < NP; ++v) a[m][v] = VT::fma(wv, xv[v], a[m][v]);
     }
   };
   if constexpr (MR * NV <= 4) {
@@ -205,8 +205,8 @@ void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t 
     // input channels sum into a second set, added at the end (twice the
     // throughput for 2 and 4 channels: the seed shapes).
     V odd[MR][NP];
-    for (int m = 0; m < MR; ++m)
-      for (int v = 0; v < NP; ++v) odd[m][v] = VT::zero();
+    LUCID_UNROLL for (int m = 0; m < MR; ++m)
+      LUCID_UNROLL for (int v = 0; v < NP; ++v) odd[m][v] = VT::zero();
     for (std::int64_t t = 0; t < nt; ++t) {
       const T* xr = xs[t] + c0;
       const T* wt = ws[t];
@@ -217,8 +217,8 @@ void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t 
       }
       if (ci < cin) step(acc, xr + ci * L, wt + ci * MR);
     }
-    for (int m = 0; m < MR; ++m)
-      for (int v = 0; v < NP; ++v) acc[m][v] = VT::add(acc[m][v], odd[m][v]);
+    LUCID_UNROLL for (int m = 0; m < MR; ++m)
+      LUCID_UNROLL for (int v = 0; v < NP; ++v) acc[m][v] = VT::add(acc[m][v], odd[m][v]);
   } else {
     for (std::int64_t t = 0; t < nt; ++t) {
       const T* xr = xs[t] + c0;
@@ -234,8 +234,8 @@ void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t 
       }
     }
   }
-  for (int m = 0; m < MR; ++m)
-    for (int v = 0; v < NP; ++v) VT::store(out + m * ld + c0 + v * VT::W, acc[m][v]);
+  LUCID_UNROLL for (int m = 0; m < MR; ++m)
+    LUCID_UNROLL for (int v = 0; v < NP; ++v) VT::store(out + m * ld + c0 + v * VT::W, acc[m][v]);
 }
 
 // dst[i * ld + c] = src[c * stride + i] for rows c < rows and positions

@@ -219,23 +219,23 @@ void wgrad_tap(const T* const* yts, const T* const* xts, std::int64_t live, std:
     T* Gb = Gt + ci0 * cyp;
     for (std::int64_t c0 = 0; c0 < cyp; c0 += NC) {
       PV acc[MR][NP];
-      for (int m = 0; m < MR; ++m)
-        for (int v = 0; v < NP; ++v) acc[m][v] = PT::zero();
+      LUCID_UNROLL for (int m = 0; m < MR; ++m)
+        LUCID_UNROLL for (int v = 0; v < NP; ++v) acc[m][v] = PT::zero();
       for (std::int64_t r = 0; r < live; ++r) {
         const T* yt = yts[r] + c0;
         const T* xt = xts[r] + ci0 * xm;
         for (std::int64_t i = 0; i < Xw; ++i, yt += cyp, xt += xi) {
           PV yv[NP];
-          for (int v = 0; v < NP; ++v) yv[v] = PT::load(yt + v * PT::W);
-          for (int m = 0; m < MR; ++m) {
+          LUCID_UNROLL for (int v = 0; v < NP; ++v) yv[v] = PT::load(yt + v * PT::W);
+          LUCID_UNROLL for (int m = 0; m < MR; ++m) {
             const PV xv = PT::bcast(xt + m * xm);
-            for (int v = 0; v < NP; ++v) acc[m][v] = PT::fma(xv, yv[v], acc[m][v]);
+            LUCID_UNROLL for (int v = 0; v < NP; ++v) acc[m][v] = PT::fma(xv, yv[v], acc[m][v]);
           }
         }
       }
-      for (int m = 0; m < MR; ++m)  // (a constant bound keeps acc in registers)
+      LUCID_UNROLL for (int m = 0; m < MR; ++m)  // (a constant bound keeps acc in registers)
         if (m < mr)
-          for (int v = 0; v < NP; ++v) {
+          LUCID_UNROLL for (int v = 0; v < NP; ++v) {
             T* p = Gb + m * cyp + c0 + v * PT::W;
             PT::store(p, PT::add(PT::load(p), acc[m][v]));
           }

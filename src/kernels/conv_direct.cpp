@@ -495,20 +495,20 @@ inline void direct_forward_rows(const T* x, std::int64_t X, std::int64_t nc, con
     constexpr int J = decltype(nj)::value;
     for (; j + J * W <= P; j += J * W) {
       V acc[NK][J];
-      for (int k = 0; k < NK; ++k)
-        for (int i = 0; i < J; ++i) acc[k][i] = VT::zero();
+      LUCID_UNROLL for (int k = 0; k < NK; ++k)
+        LUCID_UNROLL for (int i = 0; i < J; ++i) acc[k][i] = VT::zero();
       for (std::int64_t c = 0; c < nc; ++c) {
         const T* xr = x + c * X + j;
         const T* wr = wk + c * ws;
         V xv[J];
-        for (int i = 0; i < J; ++i) xv[i] = VT::load(xr + i * W);
-        for (int k = 0; k < NK; ++k) {
+        LUCID_UNROLL for (int i = 0; i < J; ++i) xv[i] = VT::load(xr + i * W);
+        LUCID_UNROLL for (int k = 0; k < NK; ++k) {
           const V wv = VT::bcast(wr + k);
-          for (int i = 0; i < J; ++i) acc[k][i] = VT::fma(wv, xv[i], acc[k][i]);
+          LUCID_UNROLL for (int i = 0; i < J; ++i) acc[k][i] = VT::fma(wv, xv[i], acc[k][i]);
         }
       }
-      for (int k = 0; k < NK; ++k)
-        for (int i = 0; i < J; ++i) VT::store(t + k * P + j + i * W, acc[k][i]);
+      LUCID_UNROLL for (int k = 0; k < NK; ++k)
+        LUCID_UNROLL for (int i = 0; i < J; ++i) VT::store(t + k * P + j + i * W, acc[k][i]);
     }
   };
   run(std::integral_constant<int, NJ>{});

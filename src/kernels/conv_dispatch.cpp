@@ -179,9 +179,9 @@ bool use_blocked_gather(const ConvGeom& g) {
 // tap count: U1's backward 3.8 ms against 5.9, U2's 11.1 against 13.4, L1's
 // 30 against 38, and a 3^3 stride-2 one (N 2, 64 -> 32 channels, 16^3) 5.9
 // against 10.6.
-bool use_blocked_backward(const ConvGeom& g) {
+bool use_blocked_backward(const ConvGeom& g, std::size_t elem) {
   if (isa() == Isa::Avx512) return use_blocked_gather(g);
-  return use_blocked_gather(g) && g.taps() >= 8 * g.s[0] * g.s[1] * g.s[2];
+  return use_blocked_gather(g) && (g.taps() >= 8 * g.s[0] * g.s[1] * g.s[2] || !halves_fit(g, elem));
 }
 
 // Rows of x too short for the blocked gather (and many channels, in whole
@@ -267,7 +267,7 @@ void conv_weight_grad(const ConvGeom& g, const T* x, const T* y, T* w) {
   // against 6.66).
   const bool direct = use_direct_backward(g, sizeof(T));
   if (direct && g.cy_per_group() <= 4) { LUCID_DIRECT(conv_backward_direct, g, x, nullptr, y, nullptr, nullptr, w) }
-  if (use_blocked_backward(g)) { LUCID_DIRECT(conv_weight_grad_blocked, g, x, y, w) }
+  if (use_blocked_backward(g, sizeof(T))) { LUCID_DIRECT(conv_weight_grad_blocked, g, x, y, w) }
   if (direct) { LUCID_DIRECT(conv_backward_direct, g, x, nullptr, y, nullptr, nullptr, w) }
   if (!use_direct(g)) {
     if (halves_fit(g, sizeof(T))) return conv_backward_halves<T>(g, x, nullptr, y, nullptr, w);
@@ -325,7 +325,7 @@ void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T*
     LUCID_DIRECT(conv_backward_channels, g, x, w, y, gx, gw)
   }
   if (gx && gw && gemm_supported(g) && use_blocked_gather(g) && backward_onepass(g, x, w, y, gx, gw, gb)) return;
-  if (gx && gw && gemm_supported(g) && !use_blocked_backward(g)) {
+  if (gx && gw && gemm_supported(g) && !use_blocked_backward(g, sizeof(T))) {
     if (halves_fit(g, sizeof(T))) conv_backward_halves(g, x, w, y, gx, gw);
     else if (rows_fit(g)) conv_backward_rows(g, x, w, y, gx, gw);
     else conv_backward_gemm(g, x, w, y, gx, gw);

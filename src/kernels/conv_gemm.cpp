@@ -413,6 +413,18 @@ void conv_backward_rows(const ConvGeom& g, const T* x, const T* w, const T* y, T
 
 bool rows_fit(const ConvGeom& g) { return g.N * g.x_spatial() < g.cy_per_group() * g.taps(); }
 
+namespace {
+// The columns of each half's chunk: 5% of what the backward produces (x and
+// w) per half, less where the second half's copy of the weight gradient and
+// the two chunks would pass a tenth of it.
+std::int64_t halves_cols(const ConvGeom& g, std::size_t elem) {
+  const std::int64_t Kc = g.cy_per_group() * g.taps();
+  const double xw = bytes_xw(g, elem), wbytes = static_cast<double>(g.Cx * Kc) * static_cast<double>(elem);
+  const double share = std::min(0.05, (0.10 * xw - wbytes) / (2.0 * xw));
+  return chunk_cols(budget(kColBytes, xw, share), elem, Kc, g.x_spatial());
+}
+}  // namespace
+
 // The same two gradients with no barrier per chunk: the positions of every
 // sample are cut into two fixed halves (whatever the thread count); each half
 // runs on one thread with its own column buffer, writes its part of gx, and
@@ -422,7 +434,7 @@ template <class T>
 void conv_backward_halves(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw) {
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps(), X = g.x_spatial();
   const std::int64_t Kc = cyg * K, NX = g.N * X, wsize = g.Cx * Kc;
-  const std::int64_t nc = chunk_cols(budget(kColBytes, bytes_xw(g, sizeof(T)), 0.05), sizeof(T), Kc, X);
+  const std::int64_t nc = halves_cols(g, sizeof(T));
   T* second = thread_scratch<T>(static_cast<std::size_t>(wsize), 1);
   std::fill(gw, gw + wsize, T(0));
   std::fill(second, second + wsize, T(0));
@@ -447,9 +459,13 @@ void conv_backward_halves(const ConvGeom& g, const T* x, const T* w, const T* y,
   for (std::int64_t i = 0; i < wsize; ++i) gw[i] += second[i];
 }
 
+// The copy of the weight gradient and the two chunks (counted for two
+// threads, whatever the count: the choice must not depend on it) within a
+// tenth of what the backward produces.
 bool halves_fit(const ConvGeom& g, std::size_t elem) {
-  const double wbytes = static_cast<double>(g.Cx * g.cy_per_group() * g.taps()) * static_cast<double>(elem);
-  return wbytes <= 0.12 * bytes_xw(g, elem) && g.N * g.x_spatial() >= 2;
+  const std::int64_t Kc = g.cy_per_group() * g.taps();
+  const double extra = static_cast<double>(g.Cx * Kc + 2 * Kc * halves_cols(g, elem)) * static_cast<double>(elem);
+  return extra <= 0.10 * bytes_xw(g, elem) && g.N * g.x_spatial() >= 2;
 }
 
 template <class T>

@@ -23,8 +23,8 @@ void conv_weight_grad_gemm(const ConvGeom& g, const T* x, const T* y, T* w);
 template <class T>
 void conv_backward_gemm(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw);
 // The same from two fixed halves of the positions, each on one thread, with
-// one extra copy of the weight gradient; when halves_fit says that copy is
-// small next to the result.
+// one extra copy of the weight gradient; where halves_fit says that copy and
+// the halves' column chunks keep within a tenth of the result (x and w).
 template <class T>
 void conv_backward_halves(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw);
 bool halves_fit(const ConvGeom& g, std::size_t elem);
