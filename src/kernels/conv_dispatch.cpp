@@ -178,7 +178,8 @@ bool use_blocked_gather(const ConvGeom& g) {
 // of 256-bit products (the BLAS's on a CPU it does not know) and win at any
 // tap count: U1's backward 3.8 ms against 5.9, U2's 11.1 against 13.4, L1's
 // 30 against 38, and a 3^3 stride-2 one (N 2, 64 -> 32 channels, 16^3) 5.9
-// against 10.6.
+// against 10.6. With AVX2 also where the shared-column halves would pass a
+// tenth of the result (halves_fit: U1's, 22% before).
 bool use_blocked_backward(const ConvGeom& g, std::size_t elem) {
   if (isa() == Isa::Avx512) return use_blocked_gather(g);
   return use_blocked_gather(g) && (g.taps() >= 8 * g.s[0] * g.s[1] * g.s[2] || !halves_fit(g, elem));
