@@ -516,12 +516,12 @@ inline void direct_forward_rows(const T* x, std::int64_t X, std::int64_t nc, con
   if (j < P) {  // the last few, in one masked vector
     const auto m = ChunkOps<T>::mask(static_cast<std::uint32_t>((1u << (P - j)) - 1));
     V acc[NK];
-    for (int k = 0; k < NK; ++k) acc[k] = VT::zero();
+    LUCID_UNROLL for (int k = 0; k < NK; ++k) acc[k] = VT::zero();
     for (std::int64_t c = 0; c < nc; ++c) {
       const V xv = ChunkOps<T>::load(m, x + c * X + j);
-      for (int k = 0; k < NK; ++k) acc[k] = VT::fma(VT::bcast(wk + c * ws + k), xv, acc[k]);
+      LUCID_UNROLL for (int k = 0; k < NK; ++k) acc[k] = VT::fma(VT::bcast(wk + c * ws + k), xv, acc[k]);
     }
-    for (int k = 0; k < NK; ++k) ChunkOps<T>::store(t + k * P + j, m, acc[k]);
+    LUCID_UNROLL for (int k = 0; k < NK; ++k) ChunkOps<T>::store(t + k * P + j, m, acc[k]);
     return;
   }
 #endif
