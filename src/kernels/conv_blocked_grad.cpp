@@ -194,6 +194,31 @@ bool wgrad_four_vectors(std::int64_t cyg) {
 }
 #endif
 
+// Calls f(MR, NV), each as a std::integral_constant, with the weight
+// gradient's tile shape: MR channels broadcast (`rows` of them) by NV
+// vectors of the other side's channels (`cols`). 6 by 2 vectors; with
+// AVX-512 8 where they pad no more than 6 do, and 4 vectors where the
+// channels fill them about as well as 2 do; 4 where there are no more, and
+// one vector where the channels fit in one (two would spend half their
+// multiply-adds on padding).
+template <class T, class F>
+void with_wgrad_tile(std::int64_t rows, std::int64_t cols, F&& f) {
+  using std::integral_constant;
+  const bool few_out = cols <= Vec<T>::W;
+  if (rows <= 4)
+    return few_out ? f(integral_constant<int, 4>{}, integral_constant<int, 1>{})
+                   : f(integral_constant<int, 4>{}, integral_constant<int, 2>{});
+#if LUCID_ISA_LEVEL == 2
+  if (wgrad_eight_channels(rows)) {
+    if (few_out) return f(integral_constant<int, 8>{}, integral_constant<int, 1>{});
+    return wgrad_four_vectors<T>(cols) ? f(integral_constant<int, 8>{}, integral_constant<int, 4>{})
+                                      : f(integral_constant<int, 8>{}, integral_constant<int, 2>{});
+  }
+#endif
+  return few_out ? f(integral_constant<int, 6>{}, integral_constant<int, 1>{})
+                 : f(integral_constant<int, 6>{}, integral_constant<int, 2>{});
+}
+
 // x row xrow (cxg channels X apart) channel-last into dst: position i's
 // channels at dst + i * cxp, zeros from cxg to cxp (whole tiles).
 template <class T>
@@ -237,6 +262,45 @@ void wgrad_tap(const T* const* yts, const T* const* xts, std::int64_t live, std:
         if (m < mr)
           LUCID_UNROLL for (int v = 0; v < NP; ++v) {
             T* p = Gb + m * cyp + c0 + v * PT::W;
+            PT::store(p, PT::add(PT::load(p), acc[m][v]));
+          }
+    }
+  }
+}
+
+// Adds to Gt (one tap's share of the weight gradient, [co][cxp]) the
+// products of the y rows the tap meets (channel co's Xw values at y + co *
+// pitch, read in place and broadcast) with a row of x laid out channel-last
+// (position i's channels at xt + i * cxp, cxp whole tiles), in tiles of MR
+// y channels x NV vectors of x channels summed in registers over the row.
+template <class T, int MR, int NV>
+void wgrad_rows(const T* y, std::int64_t pitch, std::int64_t cyg, const T* xt, std::int64_t cxp, std::int64_t Xw,
+                T* Gt) {
+  using PT = typename Pairs<T, NV>::VT;
+  using PV = typename PT::V;
+  constexpr int NP = Pairs<T, NV>::N;
+  constexpr int NC = NV * Vec<T>::W;  // x channels per tile
+  for (std::int64_t co0 = 0; co0 < cyg; co0 += MR) {
+    const std::int64_t mr = std::min<std::int64_t>(MR, cyg - co0);
+    const T* yr[MR];  // rows past the last channel read the last again (their sums are dropped)
+    LUCID_UNROLL for (int m = 0; m < MR; ++m) yr[m] = y + (co0 + std::min<std::int64_t>(m, mr - 1)) * pitch;
+    for (std::int64_t c0 = 0; c0 < cxp; c0 += NC) {
+      PV acc[MR][NP];
+      LUCID_UNROLL for (int m = 0; m < MR; ++m)
+        LUCID_UNROLL for (int v = 0; v < NP; ++v) acc[m][v] = PT::zero();
+      const T* xp = xt + c0;
+      for (std::int64_t i = 0; i < Xw; ++i, xp += cxp) {
+        PV xv[NP];
+        LUCID_UNROLL for (int v = 0; v < NP; ++v) xv[v] = PT::load(xp + v * PT::W);
+        LUCID_UNROLL for (int m = 0; m < MR; ++m) {
+          const PV yv = PT::bcast(yr[m] + i);
+          LUCID_UNROLL for (int v = 0; v < NP; ++v) acc[m][v] = PT::fma(yv, xv[v], acc[m][v]);
+        }
+      }
+      LUCID_UNROLL for (int m = 0; m < MR; ++m)
+        if (m < mr)
+          LUCID_UNROLL for (int v = 0; v < NP; ++v) {
+            T* p = Gt + (co0 + m) * cxp + c0 + v * PT::W;
             PT::store(p, PT::add(PT::load(p), acc[m][v]));
           }
     }
@@ -393,16 +457,16 @@ bool y_partitioned(const ConvGeom& g) {
 }
 
 // Both gradients, and the bias gradient, in one pass over y (k = s). For
-// each row of x, its y rows are read from memory once and copied twice (the
-// second time from cache): as the gather reads them (channel-major, split
-// by phase) and as the weight gradient reads them (channel-last, split by
-// phase). The gather's tiles then make the row of the
-// input gradient, and the weight gradient's tiles add the row's products
-// into the item's sum, while the bias gradient sums the y rows. Apart, the
-// gather, the weight gradient and the bias gradient each read all of y from
-// memory. Items are (group, part of the rows), `parts` of them fixed by the
-// problem, each summing its own copy of the weight gradient ([tap][ci][co],
-// co padded to cyp) and bias partial sums; the copies are added in part
+// each row of x, its y rows are read from memory once and copied (split by
+// phase, channel-major), and the row of x is copied channel-last. The
+// gather's tiles then make the row of the input gradient from the y copy,
+// and the weight gradient's tiles (wgrad_rows: y values broadcast, vectors
+// of x channels) add the row's products into the item's sum, while the
+// bias gradient sums the y rows, still in cache. Apart, the gather, the
+// weight gradient and the bias gradient each read all of y from memory.
+// Items are (group, part of the rows), `parts` of them fixed by the
+// problem, each summing its own copy of the weight gradient ([tap][co][ci],
+// ci padded to cxp) and bias partial sums; the copies are added in part
 // order at the end, so the result does not depend on the thread count. The
 // gather's weights are packed in gw, which is written only at the end.
 // Returns false, having done nothing, where its scratch would exceed `share`
@@ -416,9 +480,8 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
   const std::int64_t nslot = g.k[0] * g.k[1], nrows = g.N * g.x[0] * g.x[1];
   const YRows yr(g);
   const std::int64_t Xr = ceil_div(Xw, NRg) * NRg, Lp = Xr + yr.cmax, pitch = s2 * Lp;  // the gather's slots
-  const std::int64_t cyp = ceil_div(cyg, NC) * NC, cxp = ceil_div(cxg, MRw) * MRw;
-  const std::int64_t Lw = Xw + yr.cmax, slotw = s2 * Lw * cyp;  // the weight gradient's slots
-  const std::int64_t ng = K * cxg * cyp, nw = g.groups * ng;   // one part's weight gradient
+  const std::int64_t cxp = ceil_div(cxg, NC) * NC;        // the x row's channels, whole tiles
+  const std::int64_t ng = K * cyg * cxp, nw = g.groups * ng;  // one part's weight gradient
   GatherWeights<T, MRg> pw(g, gw);
   // Parts: with threads, as many as fit in 4% of what the backward
   // produces, from 2 to 8 (dynamic items balance a loaded machine).
@@ -426,7 +489,7 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
   const std::int64_t parts = std::min<std::int64_t>(
       std::max<std::int64_t>(nrows, 1),
       g.worth_threads() ? std::clamp<std::int64_t>(static_cast<std::int64_t>(0.04 * produced / part_bytes), 2, 8) : 1);
-  const std::int64_t per_thread = MRg * Xr + nslot * (cyg * pitch + slotw) + Xw * cxp;
+  const std::int64_t per_thread = MRg * Xr + nslot * cyg * pitch + Xw * cxp;
   const double scratch = (static_cast<double>(parts * nw + pw.rest_size() + 2 * per_thread)) * sizeof(T);
   if (g.N == 0 || scratch > share * produced) return false;
   T* sums = thread_scratch<T>(static_cast<std::size_t>(parts * nw + pw.rest_size()), 1);
@@ -439,11 +502,10 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
     T* G = sums + part * nw + grp * ng;
     std::fill(G, G + ng, T(0));
     PartialSums* bs = gb ? bsum.data() + part * g.Cy + grp * cyg : nullptr;
-    // Scratch: MRg staged rows, the gather's y slots, the weight gradient's, the x row channel-last.
+    // Scratch: MRg staged rows, the y slots, the x row channel-last.
     T* st = thread_scratch<T>(static_cast<std::size_t>(per_thread), 0);
     T* yp = st + MRg * Xr;
-    T* yc = yp + nslot * cyg * pitch;
-    T* xt = yc + nslot * slotw;
+    T* xt = yp + nslot * cyg * pitch;
     RowSlots slots(nslot), next(nslot);  // next: the next row's y rows
     PacedPrefetch pf;
     std::vector<const T*> xs(static_cast<std::size_t>(K)), ws(static_cast<std::size_t>(K));
@@ -453,9 +515,6 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
       yr.want(row, 0, nslot, slots);
       slots.assign([&](std::int64_t sl, std::int64_t key) {
         yr.pack(y, grp, key, Lp, yp + sl * cyg * pitch, pitch, Lp, false);
-        T* dst = yc + sl * slotw;
-        if (cyp > cyg) std::fill(dst, dst + slotw, T(0));  // padded channels (k = s: every position is written)
-        yr.pack_channel_last(y, grp, key, Lw, dst, Lw * cyp, cyp);
         if (bs) {  // from the row just read, in cache
           const T* src = yr.row_of(y, grp, key);
           for (std::int64_t co = 0; co < cyg; ++co) bs[co].add(src + co * Y, Yw);
@@ -467,13 +526,12 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
       prefetch_next_row<T, MRg, NVg>(g, yr, y, grp, slots, row + 1 < r1 ? &next : nullptr, pw.blocks, pf);
       gather_row<T, MRg, NVg>(g, yr, slots, yp, Lp, pw, grp, nullptr, st, Xr, gx + at, xs.data(), ws.data(), pf);
       pack_x_row(x + at, X, cxg, Xw, xt, cxp);
-      const T* xts[1] = {xt};
       for (std::int64_t kf = 0; kf < K; ++kf) {
         const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(kf / g.k[2])];
         if (sl < 0) continue;
         const std::size_t k2 = static_cast<std::size_t>(kf % g.k[2]);
-        const T* yts[1] = {yc + sl * slotw + (yr.r[k2] * Lw + yr.c[k2]) * cyp};
-        wgrad_tap<T, MRw, NVw>(yts, xts, 1, Xw, cxg, cyp, 1, cxp, G + kf * cxg * cyp);
+        const T* yk = yp + sl * cyg * pitch + yr.r[k2] * Lp + yr.c[k2];  // the tap's row of channel 0
+        wgrad_rows<T, MRw, NVw>(yk, pitch, cyg, xt, cxp, Xw, G + kf * cyg * cxp);
       }
     }
   }
@@ -482,7 +540,7 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
     for (std::int64_t kf = 0; kf < K; ++kf)
       for (std::int64_t ci = 0; ci < cxg; ++ci)
         for (std::int64_t co = 0; co < cyg; ++co) {
-          const std::int64_t i = grp * ng + (kf * cxg + ci) * cyp + co;
+          const std::int64_t i = grp * ng + (kf * cyg + co) * cxp + ci;
           T v = sums[i];
           for (std::int64_t part = 1; part < parts; ++part) v += sums[part * nw + i];
           gw[((grp * cxg + ci) * cyg + co) * K + kf] = v;
@@ -497,16 +555,14 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
 }
 
 // The one-pass backward with the gather's tile shape (MRg x NVg) and the
-// weight gradient's chosen as conv_weight_grad_blocked chooses it for more
-// than 4 x channels and more than one vector of y channels.
+// weight gradient's: y channels broadcast, vectors of x channels.
 template <class T, int MRg, int NVg>
 bool onepass_tiles(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb, double share) {
-#if LUCID_ISA_LEVEL == 2
-  if (wgrad_eight_channels(g.cx_per_group()))
-    return wgrad_four_vectors<T>(g.cy_per_group()) ? backward_onepass<T, MRg, NVg, 8, 4>(g, x, w, y, gx, gw, gb, share)
-                                                   : backward_onepass<T, MRg, NVg, 8, 2>(g, x, w, y, gx, gw, gb, share);
-#endif
-  return backward_onepass<T, MRg, NVg, 6, 2>(g, x, w, y, gx, gw, gb, share);
+  bool done = false;
+  with_wgrad_tile<T>(g.cy_per_group(), g.cx_per_group(), [&](auto mr, auto nv) {
+    done = backward_onepass<T, MRg, NVg, mr(), nv()>(g, x, w, y, gx, gw, gb, share);
+  });
+  return done;
 }
 
 }  // namespace
@@ -531,24 +587,13 @@ void conv_gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, cons
       {g.x[2]}, cxg, [&](auto mr, auto nv) { gather_tiles<T, mr(), nv()>(g, y, w, bias, x, spare); }, false);
 }
 
-// Tiles of 6 input channels x 2 vectors of output channels; with AVX-512
-// (32 registers, pairs of vectors in each) 8 input channels where they pad
-// no more than 6 do, and 4 vectors (two pairs: 16 accumulators) where the
-// output channels fill them about as well as 2 do (V1's weight gradient
-// 11.5 ms against 13.2 with 8 x 2, 12.9 with 16 x 2; K1's 4.4 against 4.9);
-// fewer of either when there are fewer.
+// Tiles as with_wgrad_tile chooses them (V1's weight gradient with
+// AVX-512, 8 x 4: 11.5 ms against 13.2 with 8 x 2, 12.9 with 16 x 2; K1's
+// 4.4 against 4.9).
 template <class T>
 void conv_weight_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w) {
-  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), W = Vec<T>::W;
-  const bool few_out = cyg <= W;
-  if (cxg <= 4) return few_out ? wgrad_tiles<T, 4, 1>(g, x, y, w) : wgrad_tiles<T, 4, 2>(g, x, y, w);
-#if LUCID_ISA_LEVEL == 2
-  if (wgrad_eight_channels(cxg)) {
-    if (few_out) return wgrad_tiles<T, 8, 1>(g, x, y, w);
-    return wgrad_four_vectors<T>(cyg) ? wgrad_tiles<T, 8, 4>(g, x, y, w) : wgrad_tiles<T, 8, 2>(g, x, y, w);
-  }
-#endif
-  return few_out ? wgrad_tiles<T, 6, 1>(g, x, y, w) : wgrad_tiles<T, 6, 2>(g, x, y, w);
+  with_wgrad_tile<T>(g.cx_per_group(), g.cy_per_group(),
+                     [&](auto mr, auto nv) { wgrad_tiles<T, mr(), nv()>(g, x, y, w); });
 }
 
 
