@@ -9,6 +9,7 @@
 // backward that runs both (with the bias gradient) over one read of y where
 // k = s. Compiled once per instruction set like conv_blocked.cpp.
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <mutex>
 #include <numeric>
@@ -96,14 +97,28 @@ void gather_row(const ConvGeom& g, const YRows& yr, const RowSlots& slots, const
   }
 }
 
+// Where row `row` of x (n, d, h: the rows YRows places) starts: group grp's
+// first channel.
+inline std::int64_t x_row_at(const ConvGeom& g, const YRows& yr, std::int64_t grp, std::int64_t row) {
+  const auto [n, id, ih] = yr.place(row);
+  return (n * g.Cx + grp * g.cx_per_group()) * g.x_spatial() + (id * g.x[1] + ih) * g.x[2];
+}
+
 // Readies pf for gather_row<T, MR, NV> on the row of x whose y rows slots
 // holds: the y rows of the next row (next, where there is one) that slots
-// does not hold, paced over the steps the row's tiles take.
+// does not hold, and the rows of x-side channels named in `also` (each the
+// group's channels of one row, X apart), paced over the steps the row's
+// tiles take.
 template <class T, int MR, int NV>
 void prefetch_next_row(const ConvGeom& g, const YRows& yr, const T* y, std::int64_t grp, const RowSlots& slots,
-                       const RowSlots* next, std::int64_t blocks, PacedPrefetch& pf) {
+                       const RowSlots* next, std::int64_t blocks, PacedPrefetch& pf,
+                       const std::array<const T*, 2>& also = {}) {
   pf.clear();
   if (next) yr.prefetch_missing(y, grp, next->want, slots, pf);
+  for (const T* row : also)  // a row of x or of its gradient: the group's channels
+    if (row)
+      for (std::int64_t c = 0; c < g.cx_per_group(); ++c)
+        pf.add(row + c * g.x_spatial(), g.x[2] * static_cast<std::int64_t>(sizeof(T)));
   const std::int64_t NR = NV * Vec<T>::W, Xw = g.x[2];
   std::int64_t tiles = 0, c0 = 0, nl = 0;  // as gather_row walks the row, and its live taps
   for (; c0 + Vec<T>::W < Xw; c0 += NR) ++tiles;
@@ -115,7 +130,7 @@ void prefetch_next_row(const ConvGeom& g, const YRows& yr, const T* y, std::int6
 template <class T, int MR, int NV>
 void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x, T* spare) {
   constexpr int NR = NV * Vec<T>::W;
-  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
+  const std::int64_t cyg = g.cy_per_group(), K = g.taps();
   const std::int64_t X = g.x_spatial(), Xw = g.x[2], s2 = g.s[2];
   const YRows yr(g);
   const std::int64_t Xr = (Xw + NR - 1) / NR * NR;  // staged row
@@ -142,14 +157,16 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
     PacedPrefetch pf;
     const std::int64_t r0 = nrows * ch / chunks, r1 = nrows * (ch + 1) / chunks;
     for (std::int64_t row = r0; row < r1; ++row) {
-      const auto [n, id, ih] = yr.place(row);
       yr.want(row, 0, nslot, slots);
       slots.assign([&](std::int64_t sl, std::int64_t key) { yr.pack(y, grp, key, Lp, yp + sl * cyg * pitch, pitch, Lp, false); });
-      // The next row's y rows, read from memory while this row's tiles run.
+      // The next row's y rows, read from memory while this row's tiles run,
+      // and the next row of x, which its tiles will write.
       if (row + 1 < r1) yr.want(row + 1, 0, nslot, next);
-      prefetch_next_row<T, MR, NV>(g, yr, y, grp, slots, row + 1 < r1 ? &next : nullptr, pw.blocks, pf);
-      gather_row<T, MR, NV>(g, yr, slots, yp, Lp, pw, grp, bias, st, Xr,
-                            x + (n * g.Cx + grp * cxg) * X + (id * g.x[1] + ih) * Xw, xs.data(), ws.data(), pf);
+      std::array<const T*, 2> also{};
+      if (row + 1 < r1) also[0] = x + x_row_at(g, yr, grp, row + 1);
+      prefetch_next_row<T, MR, NV>(g, yr, y, grp, slots, row + 1 < r1 ? &next : nullptr, pw.blocks, pf, also);
+      gather_row<T, MR, NV>(g, yr, slots, yp, Lp, pw, grp, bias, st, Xr, x + x_row_at(g, yr, grp, row), xs.data(),
+                            ws.data(), pf);
     }
   }
 }
@@ -511,7 +528,6 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
     std::vector<const T*> xs(static_cast<std::size_t>(K)), ws(static_cast<std::size_t>(K));
     const std::int64_t r1 = nrows * (part + 1) / parts;
     for (std::int64_t row = nrows * part / parts; row < r1; ++row) {
-      const auto [n, id, ih] = yr.place(row);
       yr.want(row, 0, nslot, slots);
       slots.assign([&](std::int64_t sl, std::int64_t key) {
         yr.pack(y, grp, key, Lp, yp + sl * cyg * pitch, pitch, Lp, false);
@@ -520,10 +536,16 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
           for (std::int64_t co = 0; co < cyg; ++co) bs[co].add(src + co * Y, Yw);
         }
       });
-      const std::int64_t at = (n * g.Cx + grp * cxg) * X + (id * g.x[1] + ih) * Xw;
+      const std::int64_t at = x_row_at(g, yr, grp, row);
       // The next row's y rows, read from memory while this row's gather runs.
       if (row + 1 < r1) yr.want(row + 1, 0, nslot, next);
-      prefetch_next_row<T, MRg, NVg>(g, yr, y, grp, slots, row + 1 < r1 ? &next : nullptr, pw.blocks, pf);
+      // and the next row of x (copied then) and of its gradient (written).
+      std::array<const T*, 2> also{};
+      if (row + 1 < r1) {
+        const std::int64_t at1 = x_row_at(g, yr, grp, row + 1);
+        also[0] = x + at1, also[1] = gx + at1;
+      }
+      prefetch_next_row<T, MRg, NVg>(g, yr, y, grp, slots, row + 1 < r1 ? &next : nullptr, pw.blocks, pf, also);
       gather_row<T, MRg, NVg>(g, yr, slots, yp, Lp, pw, grp, nullptr, st, Xr, gx + at, xs.data(), ws.data(), pf);
       pack_x_row(x + at, X, cxg, Xw, xt, cxp);
       for (std::int64_t kf = 0; kf < K; ++kf) {
