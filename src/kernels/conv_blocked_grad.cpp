@@ -533,7 +533,7 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
         yr.pack(y, grp, key, Lp, yp + sl * cyg * pitch, pitch, Lp, false);
         if (bs) {  // from the row just read, in cache
           const T* src = yr.row_of(y, grp, key);
-          for (std::int64_t co = 0; co < cyg; ++co) bs[co].add(src + co * Y, Yw);
+          for (std::int64_t co = 0; co < cyg; ++co) bs[co].add_long(src + co * Y, Yw);
         }
       });
       const std::int64_t at = x_row_at(g, yr, grp, row);

@@ -345,7 +345,7 @@ void backward_items(const ConvGeom& g, const T* x, const T* w, const T* y, const
         for (std::int64_t co = 0; co < cyg; ++co) {
           const std::int64_t cy = grp * cyg + co;
           PartialSums sum;
-          sum.add(y + (n * g.Cy + cy) * g.y_spatial(), g.y_spatial());
+          sum.add_long(y + (n * g.Cy + cy) * g.y_spatial(), g.y_spatial());
           bpart[n * g.Cy + cy] = sum.total();
         }
       if constexpr (DW)
