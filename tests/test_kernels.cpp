@@ -426,25 +426,16 @@ TEST(Kernels, ChannelsBackwardMatchesReference) {
   }
 }
 
-// Rows whose length suits 4 x 3 tiles better than 6 x 2 (24, 48 positions,
-// channel counts 6 does not divide), ones that suit 6 x 2, and (AVX-512)
-// channel counts a multiple of 8 with rows that suit 8 x 2 (16, 32) or 8 x 3
-// (24), in every instruction set the CPU has: the forward (rows of y, Cy
-// channels), the gather (rows of x, Cx channels) and the weight gradient
-// (Cx channels by vectors of Cy).
-TEST(Kernels, BlockedTileShapes) {
-  struct Shape {
-    std::int64_t cx, cy, len, k, s, d;
-  };
-  const Shape shapes[] = {{5, 10, 22, 3, 1, 1},  {3, 20, 44, 5, 1, 1},  {4, 32, 20, 3, 1, 2},
-                          {6, 32, 30, 3, 1, 1},  {7, 14, 24, 2, 2, 1},  {13, 8, 48, 3, 1, 2},
-                          {16, 16, 32, 3, 1, 1}, {24, 32, 24, 3, 1, 2}, {8, 40, 16, 2, 2, 1},
-                          {32, 24, 22, 3, 1, 1},
-                          // weights past 128 KB and a twentieth of the output: the forward
-                          // packs them per item (per block group) rather than once
-                          {40, 48, 20, 3, 1, 1},  {48, 44, 26, 4, 2, 1}};
+// The blocked forward, gather and weight gradient on the given shapes (rows
+// of `len` x positions), in every instruction set the CPU has, against the
+// reference.
+struct TileShape {
+  std::int64_t cx, cy, len, k, s, d;
+};
+template <class T>
+void check_tile_shapes(const std::vector<TileShape>& shapes, double tol) {
   std::mt19937 rng(90);
-  for (const Shape& sh : shapes) {
+  for (const TileShape& sh : shapes) {
     ConvGeom g;
     g.N = 2;
     g.Cx = sh.cx;
@@ -458,33 +449,53 @@ TEST(Kernels, BlockedTileShapes) {
       g.d[a] = sh.d;
       g.y[a] = (g.x[a] - 1) * sh.s + sh.d * (sh.k - 1) + 1;
     }
-    auto x = rand_vec<float>(static_cast<std::size_t>(g.N * g.Cx * g.x_spatial()), rng);
-    auto w = rand_vec<float>(static_cast<std::size_t>(g.Cx * g.Cy * g.taps()), rng);
-    auto b = rand_vec<float>(static_cast<std::size_t>(g.Cy), rng);
-    auto y = rand_vec<float>(static_cast<std::size_t>(g.N * g.Cy * g.y_spatial()), rng);
-    auto bx = rand_vec<float>(static_cast<std::size_t>(g.Cx), rng);
-    std::vector<float> want(static_cast<std::size_t>(g.N * g.Cy * g.y_spatial())), want_x(x.size());
-    k::conv_scatter_reference<float>(g, x.data(), w.data(), b.data(), want.data());
-    k::conv_gather_reference<float>(g, y.data(), w.data(), bx.data(), want_x.data());
-    std::vector<float> want_w(w.size());
-    k::conv_weight_grad_reference<float>(g, x.data(), y.data(), want_w.data());
+    auto x = rand_vec<T>(static_cast<std::size_t>(g.N * g.Cx * g.x_spatial()), rng);
+    auto w = rand_vec<T>(static_cast<std::size_t>(g.Cx * g.Cy * g.taps()), rng);
+    auto b = rand_vec<T>(static_cast<std::size_t>(g.Cy), rng);
+    auto y = rand_vec<T>(static_cast<std::size_t>(g.N * g.Cy * g.y_spatial()), rng);
+    auto bx = rand_vec<T>(static_cast<std::size_t>(g.Cx), rng);
+    std::vector<T> want(static_cast<std::size_t>(g.N * g.Cy * g.y_spatial())), want_x(x.size());
+    k::conv_scatter_reference<T>(g, x.data(), w.data(), b.data(), want.data());
+    k::conv_gather_reference<T>(g, y.data(), w.data(), bx.data(), want_x.data());
+    std::vector<T> want_w(w.size());
+    k::conv_weight_grad_reference<T>(g, x.data(), y.data(), want_w.data());
     const char* isas[2] = {"avx2", "avx512"};
     for (int i = 0; i < 2; ++i) {
       if (!cpu_has(isas[i])) continue;
-      std::vector<float> got(want.size(), 7.0f);
-      (i == 0 ? k::avx2::conv_scatter_blocked<float> : k::avx512::conv_scatter_blocked<float>)(g, x.data(), w.data(),
-                                                                                             b.data(), got.data());
-      EXPECT_LE(rel_err(got, want), 2e-6) << isas[i] << " Cy " << sh.cy << " row " << sh.len;
-      std::vector<float> got_x(x.size(), 7.0f);
-      (i == 0 ? k::avx2::conv_gather_blocked<float> : k::avx512::conv_gather_blocked<float>)(g, y.data(), w.data(),
-                                                                                           bx.data(), got_x.data());
-      EXPECT_LE(rel_err(got_x, want_x), 2e-6) << isas[i] << " gather Cx " << sh.cx << " row " << sh.len;
-      std::vector<float> got_w(w.size(), 7.0f);
-      (i == 0 ? k::avx2::conv_weight_grad_blocked<float> : k::avx512::conv_weight_grad_blocked<float>)(
-          g, x.data(), y.data(), got_w.data());
-      EXPECT_LE(rel_err(got_w, want_w), 2e-6) << isas[i] << " weight grad Cx " << sh.cx << " Cy " << sh.cy;
+      std::vector<T> got(want.size(), T(7));
+      (i == 0 ? k::avx2::conv_scatter_blocked<T> : k::avx512::conv_scatter_blocked<T>)(g, x.data(), w.data(), b.data(),
+                                                                                     got.data());
+      EXPECT_LE(rel_err(got, want), tol) << isas[i] << " Cy " << sh.cy << " row " << sh.len;
+      std::vector<T> got_x(x.size(), T(7));
+      (i == 0 ? k::avx2::conv_gather_blocked<T> : k::avx512::conv_gather_blocked<T>)(g, y.data(), w.data(), bx.data(),
+                                                                                   got_x.data());
+      EXPECT_LE(rel_err(got_x, want_x), tol) << isas[i] << " gather Cx " << sh.cx << " row " << sh.len;
+      std::vector<T> got_w(w.size(), T(7));
+      (i == 0 ? k::avx2::conv_weight_grad_blocked<T> : k::avx512::conv_weight_grad_blocked<T>)(g, x.data(), y.data(),
+                                                                                             got_w.data());
+      EXPECT_LE(rel_err(got_w, want_w), tol) << isas[i] << " weight grad Cx " << sh.cx << " Cy " << sh.cy;
     }
   }
+}
+
+// Rows whose length suits 4 x 3 tiles better than 6 x 2 (24, 48 positions,
+// channel counts 6 does not divide), ones that suit 6 x 2, and (AVX-512)
+// channel counts a multiple of 8 with rows that suit 8 x 2 (16, 32) or 8 x 3
+// (24), and rows of 17 to 24 floats or 9 to 12 doubles, which take tiles of
+// 8 x a pair and a half (tile_half): the forward (rows of y, Cy channels),
+// the gather (rows of x, Cx channels) and the weight gradient (Cx channels
+// by vectors of Cy).
+TEST(Kernels, BlockedTileShapes) {
+  check_tile_shapes<float>({{5, 10, 22, 3, 1, 1},  {3, 20, 44, 5, 1, 1},  {4, 32, 20, 3, 1, 2},
+                            {6, 32, 30, 3, 1, 1},  {7, 14, 24, 2, 2, 1},  {13, 8, 48, 3, 1, 2},
+                            {16, 16, 32, 3, 1, 1}, {24, 32, 24, 3, 1, 2}, {8, 40, 16, 2, 2, 1},
+                            {32, 24, 22, 3, 1, 1}, {16, 20, 19, 3, 1, 1},
+                            // weights past 128 KB and a twentieth of the output: the forward
+                            // packs them per item (per block group) rather than once
+                            {40, 48, 20, 3, 1, 1}, {48, 44, 26, 4, 2, 1}},
+                           2e-6);
+  check_tile_shapes<double>({{16, 16, 10, 3, 1, 1}, {24, 32, 12, 2, 2, 1}, {9, 12, 11, 3, 1, 1}, {8, 24, 16, 3, 1, 1}},
+                            1e-12);
 }
 
 // The blocked gather and weight gradient, which the backward takes for rows

@@ -110,6 +110,7 @@ struct Vec512<float> {
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
   static V spread(Vec<float>::V h) { return _mm512_set1_ps(_mm256_cvtss_f32(h)); }  // h: one value in every lane
+  static Vec<float>::V low(V v) { return __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7); }  // its first vector, no instruction
 };
 template <>
 struct Vec512<double> {
@@ -122,6 +123,7 @@ struct Vec512<double> {
   static V add(V a, V b) { return _mm512_add_pd(a, b); }
   static void store(double* p, V v) { _mm512_storeu_pd(p, v); }
   static V spread(Vec<double>::V h) { return _mm512_set1_pd(_mm256_cvtsd_f64(h)); }
+  static Vec<double>::V low(V v) { return __builtin_shufflevector(v, v, 0, 1, 2, 3); }
 };
 // NV vectors of T as the widest registers that hold them whole: pairs where
 // there are 512-bit registers and NV is even (Pairs<T, NV>::VT, N of them).
@@ -171,6 +173,67 @@ struct PacedPrefetch {
 // input channels (tile<..., true>).
 inline constexpr std::int64_t kPrefetchChannels = 8;
 
+// The tiles' sums over taps and input channels: step(x, w) for each input
+// channel of each tap (x at xs[t] + c0 + ci * L, MR weights at ws[t] +
+// ci * MR); with PF, pf->step() once per kPrefetchChannels of them.
+template <class T, int MR, bool PF, class Step>
+[[gnu::always_inline]] inline void over_taps(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t c0,
+                                             std::int64_t cin, std::int64_t L, PacedPrefetch* pf, Step&& step) {
+  for (std::int64_t t = 0; t < nt; ++t) {
+    const T* xr = xs[t] + c0;
+    const T* wt = ws[t];
+    if constexpr (PF) {
+      for (std::int64_t c1 = 0; c1 < cin; c1 += kPrefetchChannels) {
+        const std::int64_t c2 = std::min(cin, c1 + kPrefetchChannels);
+        for (std::int64_t ci = c1; ci < c2; ++ci) step(xr + ci * L, wt + ci * MR);
+        pf->step();
+      }
+    } else {
+      for (std::int64_t ci = 0; ci < cin; ++ci) step(xr + ci * L, wt + ci * MR);
+    }
+  }
+}
+
+#if LUCID_ISA_LEVEL == 2
+// tile() for an odd NV > 1 with AVX-512: the first NV - 1 vectors in pairs
+// (512-bit registers), the last one in a 256-bit register, multiplied by the
+// low half of the pairs' broadcast weight. Rows of 24 floats (12 doubles)
+// then take one tile of 8 channels x 3 vectors, which loads an input vector
+// and a half and 8 weights for 16 multiply-adds and stores the row exactly;
+// in 16 x one pair and a half-width last tile, each multiply-add waits on a
+// load of its own (17 per 16), and 8 x two pairs read and stage 8 positions
+// beyond the row. The sums, and so the bits, are those of NV vectors.
+template <class T, int MR, int NV, bool PF>
+void tile_half(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t c0, std::int64_t cin,
+               std::int64_t L, const typename Vec<T>::V* bv, T* out, std::int64_t ld, PacedPrefetch* pf) {
+  using PT = Vec512<T>;
+  using HT = Vec<T>;
+  constexpr int NP = NV / 2;
+  typename PT::V acc[MR][NP];
+  typename HT::V acch[MR];
+  LUCID_UNROLL for (int m = 0; m < MR; ++m) {
+    const typename PT::V b0 = PT::spread(bv[m]);
+    LUCID_UNROLL for (int v = 0; v < NP; ++v) acc[m][v] = b0;
+    acch[m] = bv[m];
+  }
+  const auto step = [&](const T* xc, const T* wc) {
+    typename PT::V xv[NP];
+    LUCID_UNROLL for (int v = 0; v < NP; ++v) xv[v] = PT::load(xc + v * PT::W);
+    const typename HT::V xh = HT::load(xc + NP * PT::W);
+    LUCID_UNROLL for (int m = 0; m < MR; ++m) {
+      const typename PT::V wv = PT::bcast(wc + m);
+      LUCID_UNROLL for (int v = 0; v < NP; ++v) acc[m][v] = PT::fma(wv, xv[v], acc[m][v]);
+      acch[m] = HT::fma(PT::low(wv), xh, acch[m]);
+    }
+  };
+  over_taps<T, MR, PF>(xs, ws, nt, c0, cin, L, pf, step);
+  LUCID_UNROLL for (int m = 0; m < MR; ++m) {
+    LUCID_UNROLL for (int v = 0; v < NP; ++v) PT::store(out + m * ld + c0 + v * PT::W, acc[m][v]);
+    HT::store(out + m * ld + c0 + NP * PT::W, acch[m]);
+  }
+}
+#endif
+
 // One tile: MR output channels x NV vectors of positions from column c0,
 // summed over the nt taps (input rows xs[t], packed weights ws[t]: MR per
 // input channel) and the cin input channels (L apart in the rows), started
@@ -182,6 +245,9 @@ inline constexpr std::int64_t kPrefetchChannels = 8;
 template <class T, int MR, int NV, bool PF = false>
 void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t c0, std::int64_t cin, std::int64_t L,
           const typename Vec<T>::V* bv, T* out, std::int64_t ld, PacedPrefetch* pf = nullptr) {
+#if LUCID_ISA_LEVEL == 2
+  if constexpr (NV % 2 == 1 && NV > 1) return tile_half<T, MR, NV, PF>(xs, ws, nt, c0, cin, L, bv, out, ld, pf);
+#endif
   using VT = typename Pairs<T, NV>::VT;
   using V = typename VT::V;
   constexpr int NP = Pairs<T, NV>::N;
@@ -220,19 +286,7 @@ void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t 
     LUCID_UNROLL for (int m = 0; m < MR; ++m)
       LUCID_UNROLL for (int v = 0; v < NP; ++v) acc[m][v] = VT::add(acc[m][v], odd[m][v]);
   } else {
-    for (std::int64_t t = 0; t < nt; ++t) {
-      const T* xr = xs[t] + c0;
-      const T* wt = ws[t];
-      if constexpr (PF) {
-        for (std::int64_t c1 = 0; c1 < cin; c1 += kPrefetchChannels) {
-          const std::int64_t c2 = std::min(cin, c1 + kPrefetchChannels);
-          for (std::int64_t ci = c1; ci < c2; ++ci) step(acc, xr + ci * L, wt + ci * MR);
-          pf->step();
-        }
-      } else {
-        for (std::int64_t ci = 0; ci < cin; ++ci) step(acc, xr + ci * L, wt + ci * MR);
-      }
-    }
+    over_taps<T, MR, PF>(xs, ws, nt, c0, cin, L, pf, [&](const T* xc, const T* wc) { step(acc, xc, wc); });
   }
   LUCID_UNROLL for (int m = 0; m < MR; ++m)
     LUCID_UNROLL for (int v = 0; v < NP; ++v) VT::store(out + m * ld + c0 + v * VT::W, acc[m][v]);
@@ -273,7 +327,8 @@ constexpr int kVecRegs = LUCID_ISA_LEVEL == 2 ? 32 : 16;
 #if LUCID_ISA_LEVEL == 2
 // With AVX-512 a wide tile holds 16 accumulators of 512 bits, each a pair
 // of vectors (Pairs): 16 channels x one pair, or 8 channels x two pairs; or,
-// where 16 would pad many channels, 8 x one pair. Issue slots per useful
+// where 16 would pad many channels, 8 x one pair; or 8 channels x a pair
+// and a vector (below). Issue slots per useful
 // pair over rows of the given lengths and `channels` channels: a tile costs
 // its pairs, a last tile of one vector or less one slot, padded channels
 // their share; 8 accumulators hide less of the multiply-add latency (V1's
@@ -297,19 +352,48 @@ inline double pair_waste(const std::vector<std::int64_t>& rows, std::int64_t cha
   return latency * slots * static_cast<double>((channels + MR - 1) / MR * MR) / (useful * static_cast<double>(channels));
 }
 
-// Calls f(MR, NV) (NV in vectors) with the shape above, each as a
-// std::integral_constant, so that f can instantiate its tile loop.
+// The same for 8 channels x 3 vectors (tile_half: a pair and a vector, two
+// issue slots per tile). Where it wastes no more than the shapes above and
+// reads no further (rows of 17 to 24 floats, 9 to 12 doubles), it goes
+// before them: its 16 multiply-adds per input channel wait on 10 loads
+// instead of 17, and it stores the row exactly (no staging). On the Intel
+// Xeon, one thread, build/bench/kernel_time, alternating builds, minima:
+// D1's forward 5.79-5.87 ms -> 4.82-4.89 (8 x two pairs: 5.22-5.31, with
+// 11% extra memory), two threads 2.98-3.01 -> 2.50-2.56; D1's gather
+// 6.23-6.30 -> 5.22-5.23; 64 -> 32 channels at 24^3, 4^3 taps at stride 2,
+// two samples (phase rows of 24): forward 57.8-61.4 -> 45.9-46.2, backward
+// 103.4-103.6 -> 93.3.
+inline double half_waste(const std::vector<std::int64_t>& rows, std::int64_t channels, std::int64_t W) {
+  double slots = 0, useful = 0;
+  for (std::int64_t q : rows) {
+    std::int64_t c0 = 0;
+    for (; c0 + W < q; c0 += 3 * W) slots += 2;
+    if (c0 < q) slots += 1;
+    useful += static_cast<double>(q) / static_cast<double>(2 * W);
+  }
+  return slots * static_cast<double>((channels + 7) / 8 * 8) / (useful * static_cast<double>(channels));
+}
+
+// Calls f(MR, NV) (NV in vectors) with the least wasteful of the shapes
+// above, each as a std::integral_constant, so that f can instantiate its
+// tile loop.
 template <class T, class F>
 void with_wide_tile(const std::vector<std::int64_t>& rows, std::int64_t channels, F&& f, bool two_pairs = true) {
   using std::integral_constant;
   constexpr std::int64_t W = Vec<T>::W;
   const double w162 = pair_waste(rows, channels, W, 16, 1), w82 = pair_waste(rows, channels, W, 8, 1);
+  const double best = std::min(w162, w82);
+  bool reach = true, reach3 = true;  // 8 x two pairs (a pair and a half) read no further than one pair
+  for (std::int64_t q : rows) {
+    reach = reach && tiles_extent<T>(q, 4 * W) <= tiles_extent<T>(q, 2 * W);
+    reach3 = reach3 && tiles_extent<T>(q, 3 * W) <= tiles_extent<T>(q, 2 * W);
+  }
   if (two_pairs) {
-    bool reach = true;  // 8 x two pairs read no further than one pair
-    for (std::int64_t q : rows) reach = reach && tiles_extent<T>(q, 4 * W) <= tiles_extent<T>(q, 2 * W);
-    const double w84 = pair_waste(rows, channels, W, 8, 2), best = std::min(w162, w82);
+    const double w84 = pair_waste(rows, channels, W, 8, 2);
     if (w84 < best || (reach && w84 <= best)) return f(integral_constant<int, 8>{}, integral_constant<int, 4>{});
   }
+  if (reach3 && half_waste(rows, channels, W) <= best * (1 + 1e-9))
+    return f(integral_constant<int, 8>{}, integral_constant<int, 3>{});
   if (w162 <= w82) return f(integral_constant<int, 16>{}, integral_constant<int, 2>{});
   return f(integral_constant<int, 8>{}, integral_constant<int, 2>{});
 }

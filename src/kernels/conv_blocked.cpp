@@ -368,7 +368,8 @@ void taps_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) 
 // Tiles sized to the problem: as many channels as there are (up to 6), one
 // vector of positions when the phase rows are that short; otherwise the
 // least wasteful wide tile (with_wide_tile: 6 x 2 or 4 x 3 with AVX2; with
-// AVX-512 16 x one pair of vectors, 8 x two pairs or 8 x one). One output
+// AVX-512 16 x one pair of vectors, 8 x two pairs, 8 x a pair and a vector
+// or 8 x one). One output
 // channel (a decoder's last layer) takes tiles of one channel and four
 // vectors: the 2 x 2 tiles spent half their work on a padded channel and
 // broadcast two weights per input vector (one thread, 32 -> 1 channel at
