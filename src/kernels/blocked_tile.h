@@ -336,10 +336,14 @@ constexpr int kVecRegs = LUCID_ISA_LEVEL == 2 ? 32 : 16;
 // pairs, which loads less per multiply-add (K1's forward 4.9 ms against 5.2),
 // where their tiles read no further along the rows (D1's forward, rows of
 // 24, ran 2.35 ms against 2.6, but its packed input rows grew to 11% of the
-// output) and `two_pairs` allows it; the gather does not: inlined there,
-// GCC keeps that tile's inputs on the stack (K1's gather 8.9 ms against 5.5,
-// D1's 3.8 against 2.6), and called out of line it measured within the
-// noise of 16 x one pair.
+// output). The gather and the one-pass backward take them too, now that
+// their tiles are called out of line (inlined into the gather's row loop,
+// GCC had kept that tile's inputs on the stack: K1's gather 8.9 ms against
+// 5.5 with 16 x one pair). On the Intel Xeon, build/bench/kernel_time,
+// alternating builds, minima, two threads: K1's gather 6.15-6.32 ->
+// 5.56-5.63 ms, its backward 11.09-11.15 -> 10.53-10.54; U2's gather
+// 4.63-4.70 -> 4.23-4.26, its backward 9.86-9.89 -> 9.54-9.63; L1's
+// backward (one pass) 19.7-20.0 -> 18.9-19.1.
 inline double pair_waste(const std::vector<std::int64_t>& rows, std::int64_t channels, std::int64_t W, int MR, int NP) {
   double slots = 0, useful = 0;
   for (std::int64_t q : rows) {
@@ -378,7 +382,7 @@ inline double half_waste(const std::vector<std::int64_t>& rows, std::int64_t cha
 // above, each as a std::integral_constant, so that f can instantiate its
 // tile loop.
 template <class T, class F>
-void with_wide_tile(const std::vector<std::int64_t>& rows, std::int64_t channels, F&& f, bool two_pairs = true) {
+void with_wide_tile(const std::vector<std::int64_t>& rows, std::int64_t channels, F&& f) {
   using std::integral_constant;
   constexpr std::int64_t W = Vec<T>::W;
   const double w162 = pair_waste(rows, channels, W, 16, 1), w82 = pair_waste(rows, channels, W, 8, 1);
@@ -388,10 +392,8 @@ void with_wide_tile(const std::vector<std::int64_t>& rows, std::int64_t channels
     reach = reach && tiles_extent<T>(q, 4 * W) <= tiles_extent<T>(q, 2 * W);
     reach3 = reach3 && tiles_extent<T>(q, 3 * W) <= tiles_extent<T>(q, 2 * W);
   }
-  if (two_pairs) {
-    const double w84 = pair_waste(rows, channels, W, 8, 2);
-    if (w84 < best || (reach && w84 <= best)) return f(integral_constant<int, 8>{}, integral_constant<int, 4>{});
-  }
+  const double w84 = pair_waste(rows, channels, W, 8, 2);
+  if (w84 < best || (reach && w84 <= best)) return f(integral_constant<int, 8>{}, integral_constant<int, 4>{});
   if (reach3 && half_waste(rows, channels, W) <= best * (1 + 1e-9))
     return f(integral_constant<int, 8>{}, integral_constant<int, 3>{});
   if (w162 <= w82) return f(integral_constant<int, 16>{}, integral_constant<int, 2>{});
@@ -422,7 +424,7 @@ double tile_waste(const std::vector<std::int64_t>& rows, std::int64_t channels, 
 // Calls f(MR, NV) with it, each as a std::integral_constant, so that f can
 // instantiate its tile loop.
 template <class T, class F>
-void with_wide_tile(const std::vector<std::int64_t>& rows, std::int64_t channels, F&& f, bool = true) {
+void with_wide_tile(const std::vector<std::int64_t>& rows, std::int64_t channels, F&& f) {
   using std::integral_constant;
   const double w62 = tile_waste<T>(rows, channels, 6, 2), w43 = tile_waste<T>(rows, channels, 4, 3);
   if (w43 < 0.9 * w62) return f(integral_constant<int, 4>{}, integral_constant<int, 3>{});

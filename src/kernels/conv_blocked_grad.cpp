@@ -606,7 +606,7 @@ void conv_gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, cons
     return short_rows ? gather_tiles<T, 4, 1>(g, y, w, bias, x, spare) : gather_tiles<T, 4, 2>(g, y, w, bias, x, spare);
   if (short_rows) return gather_tiles<T, 6, 1>(g, y, w, bias, x, spare);
   with_wide_tile<T>(
-      {g.x[2]}, cxg, [&](auto mr, auto nv) { gather_tiles<T, mr(), nv()>(g, y, w, bias, x, spare); }, false);
+      {g.x[2]}, cxg, [&](auto mr, auto nv) { gather_tiles<T, mr(), nv()>(g, y, w, bias, x, spare); });
 }
 
 // Tiles as with_wgrad_tile chooses them (V1's weight gradient with
@@ -631,7 +631,7 @@ bool conv_backward_blocked_onepass(const ConvGeom& g, const T* x, const T* w, co
   bool done = false;
   with_wide_tile<T>(
       {g.x[2]}, g.cx_per_group(),
-      [&](auto mr, auto nv) { done = onepass_tiles<T, mr(), nv()>(g, x, w, y, gx, gw, gb, share); }, false);
+      [&](auto mr, auto nv) { done = onepass_tiles<T, mr(), nv()>(g, x, w, y, gx, gw, gb, share); });
   return done;
 }
 
