@@ -397,7 +397,7 @@ TEST(Kernels, ChannelsBackwardMatchesReference) {
     for (int t = 0; t < 40; ++t) {
       ConvGeom g;
       g.groups = r(1, 2);
-      g.Cx = g.groups * 8 * r(2, 5);
+      g.Cx = g.groups * 8 * r(2, 7);
       g.Cy = g.groups * 8 * r(2, 6);
       g.N = r(1, 3);
       random_axes(rng, g, r(2, 3), {6, 6, 3, 2, 3, 2});

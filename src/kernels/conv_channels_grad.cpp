@@ -45,8 +45,12 @@ namespace lucid::kernels::LUCID_ISA {
 namespace {
 
 // Positions per gather tile (with AVX-512, 12 x one 512-bit register, a
-// pair of vectors: V2's backward 12.4 ms against 14.2 at 8 and 15.0 at 16)
-// and input channels per weight-gradient tile (a count that divides the
+// pair of vectors: V2's backward 12.4 ms against 14.2 at 8 and 15.0 at 16);
+// with AVX-512 and 32 input channels or more, kGatherR positions x blocks
+// of kGatherNV vectors instead, 8 x two pairs: 10 loads per 16
+// multiply-adds instead of 13 per 12 (on the Intel Xeon, two threads, V2's backward 13.49-13.60 ms ->
+// 12.69-13.10; 6 or 10 positions 13.3-13.5 and 13.0-13.3). And input
+// channels per weight-gradient tile (a count that divides the
 // channels, which come in multiples of 8) by at most kWgradNV vectors of
 // output channels: with AVX-512, 8 x two pairs (16 accumulators, two loads
 // of y and 8 broadcasts of x per 16 multiply-adds) where 32 output channels
@@ -54,6 +58,7 @@ namespace {
 // threads, V2's backward 15.84-15.87 ms -> 13.47-13.55 against 8 x one
 // pair throughout, whose 8 accumulators leave the multiply-adds waiting).
 constexpr int kTileR = LUCID_ISA_LEVEL == 2 ? 12 : 4;
+constexpr int kGatherNV = LUCID_ISA_LEVEL == 2 ? 4 : 2, kGatherR = LUCID_ISA_LEVEL == 2 ? 8 : 4;
 constexpr int kWgradR = LUCID_ISA_LEVEL == 2 ? 8 : 4;
 constexpr int kWgradNV = LUCID_ISA_LEVEL == 2 ? 4 : 2;
 
@@ -165,13 +170,13 @@ void chunk_slabs(const ConvGeom& g, const Chunk& c, std::int64_t grp, bool to_pa
 // gx for R positions (tap t's y values at packed + ofs[r][t], or the zero
 // row where ofs[r][t] < 0 or r >= nr) x NV vectors of input channels, over
 // every tap and output channel; stored channel-last at out[r].
-template <class T, int NV>
+template <class T, int NV, int R>
 void gather_tile(const std::int32_t* const* ofs, const T* packed, const T* zero, const T* wb, std::int64_t K,
                  std::int64_t cyg, std::int64_t nr, T* const* out) {
   using VT = typename Pairs<T, NV>::VT;  // the registers the NV vectors sit in
   using V = typename VT::V;
   constexpr int NP = Pairs<T, NV>::N;
-  constexpr int R = kTileR, BW = NV * Vec<T>::W;
+  constexpr int BW = NV * Vec<T>::W;
   V acc[R][NP];
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < NP; ++v) acc[r][v] = VT::zero();
@@ -254,7 +259,13 @@ void backward_channels(const ConvGeom& g, const T* x, const T* w, const T* y, T*
   T* xt = gt;
   std::fill(zero, zero + cyg, T(0));
   ChunkTable tab(reinterpret_cast<std::int32_t*>(gt + pl.entries * cxg), g, pl);
-  const std::int64_t cblocks = (cxg + BW - 1) / BW;
+  // The gather's blocks of input channels: with AVX-512 and 32 or more,
+  // blocks of kGatherNV vectors in tiles of kGatherR positions (the last
+  // block 1-3 vectors), else blocks of two vectors in tiles of R.
+  constexpr std::int64_t GW = kGatherNV * W;
+  const bool wide = GW > BW && cxg >= GW;
+  const std::int64_t GB = wide ? GW : BW, Rg = wide ? kGatherR : R;
+  const std::int64_t cblocks = (cxg + GB - 1) / GB;
   const bool threads = g.worth_threads();
 
   for (std::int64_t grp = 0; grp < g.groups; ++grp) {
@@ -264,7 +275,7 @@ void backward_channels(const ConvGeom& g, const T* x, const T* w, const T* y, T*
     // ci0 + bw) at ci0 * cyg * K, laid out [tap][co][bw].
 #pragma omp parallel for schedule(static) if (threads)
     for (std::int64_t b = 0; b < cblocks; ++b) {
-      const std::int64_t ci0 = b * BW, bw = std::min(BW, cxg - ci0);
+      const std::int64_t ci0 = b * GB, bw = std::min(GB, cxg - ci0);
       T* dst = gwg + ci0 * cyg * K;
       for (std::int64_t co = 0; co < cyg; ++co)
         copy_transposed(wg + (ci0 * cyg + co) * K, cyg * K, bw, K, dst + co * bw, cyg * bw);
@@ -275,21 +286,30 @@ void backward_channels(const ConvGeom& g, const T* x, const T* w, const T* y, T*
 #pragma omp single
       tab.build(g, pl, c);
       pack_y_chunk(g, pl, c, grp, y, packed);  // (ends in a barrier)
-      const std::int64_t E = c.entries(g), tiles = (E + R - 1) / R;
+      const std::int64_t E = c.entries(g), tiles = (E + Rg - 1) / Rg;
 #pragma omp for schedule(dynamic, 2)
       for (std::int64_t it = 0; it < cblocks * tiles; ++it) {
-        const std::int64_t b = it / tiles, k0 = it % tiles * R, nr = std::min(R, E - k0);
-        const std::int64_t ci0 = b * BW, bw = std::min(BW, cxg - ci0);
-        const std::int32_t* ofs[R];
-        T* out[R];
-        for (std::int64_t r = 0; r < R; ++r) {
+        const std::int64_t b = it / tiles, k0 = it % tiles * Rg, nr = std::min(Rg, E - k0);
+        const std::int64_t ci0 = b * GB, bw = std::min(GB, cxg - ci0);
+        const std::int32_t* ofs[std::max<std::int64_t>(R, kGatherR)];
+        T* out[std::max<std::int64_t>(R, kGatherR)];
+        for (std::int64_t r = 0; r < Rg; ++r) {
           const std::int64_t k = std::min(k0 + r, E - 1);
           ofs[r] = tab.ofs + k * K;
           out[r] = gt + tab.order[k] * cxg + ci0;
         }
         const T* wb = gwg + ci0 * cyg * K;
-        if (bw == BW) gather_tile<T, 2>(ofs, packed, zero, wb, K, cyg, nr, out);
-        else gather_tile<T, 1>(ofs, packed, zero, wb, K, cyg, nr, out);
+        if constexpr (GW > BW) {
+          if (wide) {
+            if (bw == GW) gather_tile<T, kGatherNV, kGatherR>(ofs, packed, zero, wb, K, cyg, nr, out);
+            else if (bw == 3 * W) gather_tile<T, 3, kGatherR>(ofs, packed, zero, wb, K, cyg, nr, out);
+            else if (bw == BW) gather_tile<T, 2, kGatherR>(ofs, packed, zero, wb, K, cyg, nr, out);
+            else gather_tile<T, 1, kGatherR>(ofs, packed, zero, wb, K, cyg, nr, out);
+            continue;
+          }
+        }
+        if (bw == BW) gather_tile<T, 2, R>(ofs, packed, zero, wb, K, cyg, nr, out);
+        else gather_tile<T, 1, R>(ofs, packed, zero, wb, K, cyg, nr, out);
       }
       chunk_slabs<T>(g, c, grp, false, gt, gx);
     }
