@@ -28,8 +28,9 @@ namespace lucid::kernels {
   template <class T>                                                                        \
   bool conv_backward_blocked_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb, \
                                      double share);                                         \
+  /* rows: outputs per tile, 0 for channels_forward_rows (AVX-512: 9 or 12) */             \
   template <class T>                                                                        \
-  void conv_scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y); \
+  void conv_scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, int rows = 0); \
   template <class T>                                                                        \
   void conv_backward_channels(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw); \
   }

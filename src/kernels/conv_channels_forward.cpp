@@ -42,23 +42,19 @@ LUCID_ISA_BEGIN
 namespace lucid::kernels::LUCID_ISA {
 namespace {
 
-// Outputs per tile (R x 2 vectors: 12 of the 16 registers with AVX2; with
-// AVX-512, 12 of the 512-bit registers, each a pair of vectors: V2's forward
-// 6.3 ms against 7.4 at 8 and 7.9 at 16; 4 x 2 with AVX2 ran 20-30% slower).
-// The dispatcher's fill check (conv_dispatch.cpp) uses the same counts.
-constexpr int kTileR = LUCID_ISA_LEVEL == 2 ? 12 : 6;
-
+// Outputs per tile: channels_forward_rows (conv_channels_plan.h), which
+// the dispatcher's fill check uses too.
 // y for R outputs (x values of tap 0 at xr[r]; tap j's at xr[r] - taps[2j + 1])
 // x NV vectors of output channels, summed over ntaps >= 1 taps (weights at
 // wp + taps[2j], [ci][2 * W]) and cxg >= 1 input channels X apart in x;
 // stored [r][NV * W] at out.
-template <class T, int NV>
+template <class T, int NV, int R>
 void forward_tile(const T* const* xr, const std::int64_t* taps, std::int64_t ntaps, const T* wp, std::int64_t cxg,
                   std::int64_t X, T* out) {
   using VT = typename Pairs<T, NV>::VT;  // the registers the NV vectors sit in
   using V = typename VT::V;
   constexpr int NP = Pairs<T, NV>::N;
-  constexpr int R = kTileR, BW = NV * Vec<T>::W, pitch = 2 * Vec<T>::W;
+  constexpr int BW = NV * Vec<T>::W, pitch = 2 * Vec<T>::W;
   V acc[R][NP];
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < NP; ++v) acc[r][v] = VT::zero();
@@ -84,9 +80,9 @@ void forward_tile(const T* const* xr, const std::int64_t* taps, std::int64_t nta
     for (int v = 0; v < NP; ++v) VT::store(out + r * BW + v * VT::W, acc[r][v]);
 }
 
-template <class T>
+template <class T, int R>
 void scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
-  constexpr std::int64_t W = Vec<T>::W, BW = 2 * W, R = kTileR;
+  constexpr std::int64_t W = Vec<T>::W, BW = 2 * W;
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
   const std::int64_t X = g.x_spatial(), Y = g.y_spatial();
   if (g.N == 0) return;
@@ -175,7 +171,7 @@ void scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, 
           const std::int64_t size = c.size(), end = nend * size, nh = c.c[1]->o.size(), nw = c.c[2]->o.size();
           const std::int64_t nt = static_cast<std::int64_t>(ct.taps.size()) / 2;
           for (std::int64_t k0 = n0 * size; k0 < end; k0 += R) {
-            const std::int64_t nr = std::min(R, end - k0);
+            const std::int64_t nr = std::min<std::int64_t>(R, end - k0);
             const T* xr[R];
             std::int64_t yo[R];
             for (std::int64_t r = 0; r < R; ++r) {
@@ -187,8 +183,8 @@ void scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, 
             }
             alignas(64) T out[R * BW];
             if (nt == 0) std::fill(out, out + R * BW, T(0));
-            else if (NVb == 2) forward_tile<T, 2>(xr, ct.taps.data(), nt, wp, cxg, X, out);
-            else forward_tile<T, 1>(xr, ct.taps.data(), nt, wp, cxg, X, out);
+            else if (NVb == 2) forward_tile<T, 2, R>(xr, ct.taps.data(), nt, wp, cxg, X, out);
+            else forward_tile<T, 1, R>(xr, ct.taps.data(), nt, wp, cxg, X, out);
             for (std::int64_t r = 0; r < nr; ++r)
               for (std::int64_t cc = 0; cc < bw; ++cc) {
                 T& dst = yg[yo[r] + cc * Y];
@@ -206,8 +202,14 @@ void scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, 
 }  // namespace
 
 template <class T>
-void conv_scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
-  scatter_channels<T>(g, x, w, bias, y);
+void conv_scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, int rows) {
+  if (rows == 0) rows = channels_forward_rows(LUCID_ISA_LEVEL == 2);
+  if constexpr (LUCID_ISA_LEVEL == 2) {
+    if (rows == 12) return scatter_channels<T, 12>(g, x, w, bias, y);
+    return scatter_channels<T, 9>(g, x, w, bias, y);
+  } else {
+    return scatter_channels<T, 6>(g, x, w, bias, y);
+  }
 }
 
 }  // namespace lucid::kernels::LUCID_ISA
@@ -220,7 +222,7 @@ LUCID_ISA_BEGIN
 
 namespace lucid::kernels::LUCID_ISA {
 template <class T>
-void conv_scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+void conv_scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, int) {
   conv_scatter_direct<T>(g, x, w, bias, y);
 }
 }  // namespace lucid::kernels::LUCID_ISA
@@ -228,7 +230,8 @@ void conv_scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* b
 #endif
 
 namespace lucid::kernels::LUCID_ISA {
-template void conv_scatter_channels<float>(const ConvGeom&, const float*, const float*, const float*, float*);
-template void conv_scatter_channels<double>(const ConvGeom&, const double*, const double*, const double*, double*);
+template void conv_scatter_channels<float>(const ConvGeom&, const float*, const float*, const float*, float*, int);
+template void conv_scatter_channels<double>(const ConvGeom&, const double*, const double*, const double*, double*,
+                                            int);
 }  // namespace lucid::kernels::LUCID_ISA
 LUCID_ISA_END

@@ -86,6 +86,21 @@ inline double channels_budget(const ConvGeom& g) {
   return 0.09 * static_cast<double>(g.N * g.Cx * g.x_spatial() + g.Cx * g.cy_per_group() * g.taps());
 }
 
+// Outputs per tile of the channels forward (conv_channels_forward.cpp),
+// each two vectors of output channels: 6 with AVX2 (12 of its 16
+// registers); with AVX-512, 12 on AMD's cores and 9 elsewhere. Zen 4 runs
+// 512-bit multiply-adds as two 256-bit halves, and V2's forward took 6.3 ms
+// there with 12 against 7.4 with 8. On the Intel Xeon, which has two 512-bit
+// multiply-add units, a tile of 12 keeps some of its 12 pointers into x
+// on the stack and waits on loads (15 per 12 multiply-adds): one thread,
+// V2's forward 16.5-16.6 ms with 12, 15.2-15.3 with 10, 14.3 with 9, 14.9
+// with 8 (two threads 9.2-9.3, 8.6, 8.1-8.2, 8.4).
+inline int channels_forward_rows(bool avx512) {
+  if (!avx512) return 6;
+  static const int rows = __builtin_cpu_is("amd") ? 12 : 9;
+  return rows;
+}
+
 // The budget of one thread's packed weights in the channels forward
 // (conv_channels_forward.cpp): 4.5% of its output (9% on two threads), in
 // elements. Fixed, not divided by the thread count, which would change

@@ -216,7 +216,7 @@ bool use_channels_forward(const ConvGeom& g, std::size_t elem) {
   // one tap's packed weights: every input channel x a block of two vectors (16 floats, 8 doubles)
   const double per_tap = static_cast<double>(g.cx_per_group()) * static_cast<double>(64 / elem);
   if (per_tap > channels_forward_budget(g)) return false;
-  return ForwardClasses(g).fill(g, isa() == Isa::Avx512 ? 12 : 6) >= 0.75;
+  return ForwardClasses(g).fill(g, channels_forward_rows(isa() == Isa::Avx512)) >= 0.75;
 }
 
 }  // namespace
