@@ -200,9 +200,10 @@ template <class T, int MR, bool PF, class Step>
 // low half of the pairs' broadcast weight. Rows of 24 floats (12 doubles)
 // then take one tile of 8 channels x 3 vectors, which loads an input vector
 // and a half and 8 weights for 16 multiply-adds and stores the row exactly;
-// in 16 x one pair and a half-width last tile, each multiply-add waits on a
-// load of its own (17 per 16), and 8 x two pairs read and stage 8 positions
-// beyond the row. The sums, and so the bits, are those of NV vectors.
+// 16 x one pair and a half-width last tile load a value for every
+// multiply-add (17 loads per 16), and 8 x two pairs read and stage 8
+// positions beyond the row. The sums, and so the bits, are those of NV
+// vectors.
 template <class T, int MR, int NV, bool PF>
 void tile_half(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t c0, std::int64_t cin,
                std::int64_t L, const typename Vec<T>::V* bv, T* out, std::int64_t ld, PacedPrefetch* pf) {
