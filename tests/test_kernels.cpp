@@ -330,9 +330,9 @@ TEST(Kernels, DepthwiseBackwardPlanesOrBands) {
 // through the dispatcher, with a bias: output channel counts in whole
 // vectors (one- and two-vector blocks), short rows, every stride, dilation
 // and padding (larger than the kernel too), k < s, cropped and extended
-// outputs, groups, and outputs small enough that a phase's packed weights
-// do not fit the budget (the taps then run in groups, the later ones adding
-// to the first's sums). Also bitwise the same with one thread and two.
+// outputs, groups, and input channels in several chunks (each chunk's sums
+// added to the earlier ones') and outputs in several ranges. Also bitwise
+// the same with one thread and two.
 TEST(Kernels, ChannelsForwardMatchesReference) {
   using Fn = void (*)(const ConvGeom&, const double*, const double*, const double*, double*, int);
   using Fn32 = void (*)(const ConvGeom&, const float*, const float*, const float*, float*, int);
@@ -376,13 +376,17 @@ TEST(Kernels, ChannelsForwardMatchesReference) {
       fns32[i](g, xf.data(), wf.data(), bf.data(), y1.data(), rows[i]);
       omp_set_num_threads(threads);
       ASSERT_TRUE(y1 == yf) << names[i] << " one thread differs, case " << t;
-      // float's packed weights per tap: Cx/groups x 16; a phase has up to
-      // k/s taps per axis (rounded up)
+      // Input channels per chunk: 16 KiB of float weights for every tap of
+      // the largest phase (16 channels each), and at most half the budget
+      // (4.5% of y); the largest phase has at least k/s taps per axis
+      // (rounded up), so this overestimates the chunk.
       std::int64_t phase_taps = 1;
       for (int a = 0; a < 3; ++a) phase_taps *= (g.k[a] + g.s[a] - 1) / g.s[a];
-      split += 0.09 * static_cast<double>(ny) < static_cast<double>(phase_taps * g.cx_per_group() * 16);
+      const double chunk = std::min(16384.0 / static_cast<double>(phase_taps * 64),
+                                    0.045 * static_cast<double>(ny) / 2 / static_cast<double>(phase_taps * 16));
+      split += static_cast<double>(g.cx_per_group()) > std::max(1.0, std::floor(chunk));
     }
-    if (i < 3) EXPECT_GE(split, 10) << names[i] << ": too few cases with the taps in groups";
+    if (i < 3) EXPECT_GE(split, 10) << names[i] << ": too few cases with the input channels in chunks";
   }
 }
 

@@ -101,10 +101,11 @@ inline int channels_forward_rows(bool avx512) {
   return rows;
 }
 
-// The budget of one thread's packed weights in the channels forward
-// (conv_channels_forward.cpp): 4.5% of its output (9% on two threads), in
-// elements. Fixed, not divided by the thread count, which would change
-// how the taps are grouped and so the rounding.
+// The budget of one thread's scratch in the channels forward
+// (conv_channels_forward.cpp: one chunk's packed weights and its work
+// item's sums): 4.5% of its output (9% on two threads), in elements. Fixed,
+// not divided by the thread count, which would change how the input
+// channels are chunked and so the rounding.
 inline double channels_forward_budget(const ConvGeom& g) {
   return 0.045 * static_cast<double>(g.N * g.Cy * g.y_spatial());
 }
