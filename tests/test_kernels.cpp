@@ -330,9 +330,10 @@ TEST(Kernels, DepthwiseBackwardPlanesOrBands) {
 // through the dispatcher, with a bias: output channel counts in whole
 // vectors (one- and two-vector blocks), short rows, every stride, dilation
 // and padding (larger than the kernel too), k < s, cropped and extended
-// outputs, groups, and input channels in several chunks (each chunk's sums
-// added to the earlier ones') and outputs in several ranges. Also bitwise
-// the same with one thread and two.
+// outputs, groups, input channels in several chunks (each chunk's sums
+// added to the earlier ones'), outputs in several ranges, and deep decoder
+// shapes (many output channels, stride 2 and up) whose phases run in sets.
+// Also bitwise the same with one thread and two.
 TEST(Kernels, ChannelsForwardMatchesReference) {
   using Fn = void (*)(const ConvGeom&, const double*, const double*, const double*, double*, int);
   using Fn32 = void (*)(const ConvGeom&, const float*, const float*, const float*, float*, int);
@@ -353,13 +354,22 @@ TEST(Kernels, ChannelsForwardMatchesReference) {
     std::mt19937 rng(170 + i);
     auto r = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
     int split = 0;
-    for (int t = 0; t < 60; ++t) {
+    for (int t = 0; t < 75; ++t) {
       ConvGeom g;
       g.groups = r(1, 2);
       g.Cx = g.groups * r(1, 40);
       g.Cy = g.groups * 8 * r(1, 5);
       g.N = r(1, 3);
       random_axes(rng, g, r(1, 3), {5, 5, 3, 2, 4, 2});
+      if (t >= 60) {  // the deep end of a decoder: many output channels, where phases run in sets
+        g.groups = 1;
+        g.Cx = r(1, 40);
+        g.Cy = 8 * r(12, 16);
+        random_axes(rng, g, 3, {4, 4, 3, 1, 2, 1});
+        for (int a = 0; a < 3; ++a) g.s[a] = std::max<std::int64_t>(2, g.s[a]);
+        for (int a = 0; a < 3; ++a) g.y[a] = (g.x[a] - 1) * g.s[a] + g.k[a] - g.pad[a] + r(0, 1);
+        for (int a = 0; a < 3; ++a) g.y[a] = std::max<std::int64_t>(1, g.y[a]);
+      }
       const auto [nx, ny, nw] = sizes(g);
       auto x = rand_vec<double>(nx, rng), w = rand_vec<double>(nw, rng);
       auto b = rand_vec<double>(static_cast<std::size_t>(g.Cy), rng);

@@ -14,10 +14,11 @@
 // them in a 4^3 input with 4 taps, stride 2 and padding 1). x is read in
 // place (a tile's R values of one input channel are broadcast from it).
 //
-// Work items are (group, block of output channels, phase, range of its
-// outputs), each on one thread. An item runs its input channels in
-// chunks: it packs one chunk's weights [tap][ci][co] for every tap of the
-// phase (16 KiB at most, so they stay in L1 while its tiles pass, with the
+// Work items are (group, block of output channels, set of phases, range
+// of their outputs), each on one thread; a set is the phases that differ
+// only along w, or one phase where their sums do not fit the budget. An
+// item runs its input channels in chunks: it packs one chunk's weights
+// [tap][ci][co] for every tap of the set (16 KiB at most, so they stay in L1 while its tiles pass, with the
 // chunk's x values), and each tile adds the chunk's products to the sums
 // of its outputs, which the item keeps in its scratch ([output][co], both
 // within the budget) and writes, plus the bias, to y after the last
@@ -87,7 +88,7 @@ void forward_tile(const T* const* xr, const std::int64_t* taps, std::int64_t nta
     for (int v = 0; v < NP; ++v) VT::store(out + r * BW + v * VT::W, acc[r][v]);
 }
 
-// Bytes of one chunk's packed weights (every tap of a phase, a chunk of
+// Bytes of one chunk's packed weights (every tap of a set of phases, a chunk of
 // input channels, one block of output channels): small enough to stay in
 // L1 while the item's tiles pass, with the x values of the chunk.
 constexpr std::int64_t kChunkBytes = 16384;
@@ -99,67 +100,108 @@ void scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, 
   const std::int64_t X = g.x_spatial(), Y = g.y_spatial();
   if (g.N == 0) return;
   const ForwardClasses fc(g);
-  // Input channels per chunk: every tap of the largest phase within
-  // kChunkBytes, and within half the budget.
-  std::int64_t max_taps = 1, max_outputs = 1;
-  for (const ForwardPhase& P : fc.phases) {
-    max_taps = std::max(max_taps, P.ntaps());
+  const double budget = channels_forward_budget(g);
+  // The phases in sets: those next to each other that differ only along w
+  // (their taps lie in the same lines of w, which a set's chunk reads once),
+  // where every set's sums and its weights for 8 input channels fit in the
+  // budget; otherwise one phase each. V2's forward (two phases a set,
+  // chunks of 16 input channels) on the Intel Xeon, alternating runs: one
+  // thread 12.0-12.9 ms against 12.1-13.4 with one phase each, two threads
+  // 6.5-7.0 against 7.0-7.1.
+  const std::int64_t nphases = static_cast<std::int64_t>(fc.phases.size());
+  auto outputs_of = [&](const ForwardPhase& P) {
     std::int64_t n = 0;
     for (const ForwardClass& c : P.classes) n += g.N * c.size();
+    return n;
+  };
+  std::vector<std::int64_t> set_start{0};  // the sets' first phases, and nphases
+  for (std::int64_t pi = 1; pi < nphases; ++pi) {
+    const ForwardPhase &P = fc.phases[static_cast<std::size_t>(pi)], &Q = fc.phases[static_cast<std::size_t>(pi - 1)];
+    if (P.p[0] != Q.p[0] || P.p[1] != Q.p[1]) set_start.push_back(pi);
+  }
+  set_start.push_back(nphases);
+  bool sets = true;
+  for (std::size_t i = 0; i + 1 < set_start.size(); ++i) {
+    std::int64_t n = 0, nt = 0;
+    for (std::int64_t pi = set_start[i]; pi < set_start[i + 1]; ++pi) {
+      n += outputs_of(fc.phases[static_cast<std::size_t>(pi)]);
+      nt += fc.phases[static_cast<std::size_t>(pi)].ntaps();
+    }
+    sets = sets && static_cast<double>((n + nt * std::min<std::int64_t>(cxg, 8)) * BW) <= budget;
+  }
+  if (!sets) {
+    set_start.resize(static_cast<std::size_t>(nphases) + 1);
+    for (std::int64_t pi = 0; pi <= nphases; ++pi) set_start[static_cast<std::size_t>(pi)] = pi;
+  }
+  const std::int64_t nsets = static_cast<std::int64_t>(set_start.size()) - 1;
+  // Input channels per chunk: every tap of the largest set within
+  // kChunkBytes, and within what the sums leave of the budget (half of it
+  // where phases are alone and their outputs may run in ranges).
+  std::int64_t max_taps = 1, max_outputs = 1;
+  for (std::int64_t si = 0; si < nsets; ++si) {
+    std::int64_t nt = 0, n = 0;
+    for (std::int64_t pi = set_start[static_cast<std::size_t>(si)]; pi < set_start[static_cast<std::size_t>(si) + 1]; ++pi) {
+      nt += fc.phases[static_cast<std::size_t>(pi)].ntaps();
+      n += outputs_of(fc.phases[static_cast<std::size_t>(pi)]);
+    }
+    max_taps = std::max(max_taps, nt);
     max_outputs = std::max(max_outputs, n);
   }
-  const double budget = channels_forward_budget(g);
   const std::int64_t cc = std::clamp<std::int64_t>(
       std::min<std::int64_t>(kChunkBytes / (max_taps * BW * static_cast<std::int64_t>(sizeof(T))),
-                             static_cast<std::int64_t>(budget / 2) / (max_taps * BW)),
+                             static_cast<std::int64_t>(sets ? budget - static_cast<double>(max_outputs * BW) : budget / 2) /
+                                 (max_taps * BW)),
       1, cxg);
   const std::int64_t per_tap = cc * BW, packed = max_taps * per_tap;
   // Outputs per work item: their sums over the chunks in the rest of the budget.
   const std::int64_t cap = std::max<std::int64_t>(R, static_cast<std::int64_t>(budget - static_cast<double>(packed)) / BW);
 
-  // Per phase, its kernel taps (w's last index) and per class its taps
-  // (weight offset, x offset).
+  // Per set, its phases' kernel taps (w's last index) one after the other,
+  // and per class of each phase its taps (weight offset, x offset).
   struct ClassTaps {
     const ForwardClass* c;
     std::vector<std::int64_t> taps;
   };
-  struct PhaseTaps {
+  struct SetTaps {
     std::vector<std::int64_t> t;
     std::vector<ClassTaps> cls;
     std::int64_t outputs = 0;  // over every sample
   };
-  std::vector<PhaseTaps> phase_taps(fc.phases.size());
-  for (std::size_t pi = 0; pi < fc.phases.size(); ++pi) {
-    const ForwardPhase& P = fc.phases[pi];
-    PhaseTaps& pt = phase_taps[pi];
-    const std::int64_t nt = P.ntaps(), n1 = P.p[1]->ph.k.size(), n2 = P.p[2]->ph.k.size();
-    for (std::int64_t j = 0; j < nt; ++j) {
-      const std::int64_t td = j / (n1 * n2), th = j / n2 % n1, tw = j % n2;
-      pt.t.push_back((P.p[0]->ph.k[td] * g.k[1] + P.p[1]->ph.k[th]) * g.k[2] + P.p[2]->ph.k[tw]);
-    }
-    for (const ForwardClass& c : P.classes) {
-      ClassTaps ct{&c, {}};
-      const AxisClass &cd = *c.c[0], &ch = *c.c[1], &cw = *c.c[2];
-      const AxisPhase &pd = P.p[0]->ph, &ph = P.p[1]->ph, &pw = P.p[2]->ph;
-      for (std::int64_t td = cd.tlo; td < cd.thi; ++td)
-        for (std::int64_t th = ch.tlo; th < ch.thi; ++th)
-          for (std::int64_t tw = cw.tlo; tw < cw.thi; ++tw) {
-            const std::int64_t j = (td * n1 + th) * n2 + tw;
-            const std::int64_t dx = ((pd.off[td] - pd.off[cd.tlo]) * g.x[1] + ph.off[th] - ph.off[ch.tlo]) * g.x[2] +
-                                    pw.off[tw] - pw.off[cw.tlo];
-            ct.taps.push_back(j * per_tap);
-            ct.taps.push_back(dx);
-          }
-      pt.outputs += g.N * c.size();
-      pt.cls.push_back(std::move(ct));
+  std::vector<SetTaps> set_taps(static_cast<std::size_t>(nsets));
+  for (std::int64_t si = 0; si < nsets; ++si) {
+    SetTaps& pt = set_taps[static_cast<std::size_t>(si)];
+    for (std::int64_t pi = set_start[static_cast<std::size_t>(si)]; pi < set_start[static_cast<std::size_t>(si) + 1]; ++pi) {
+      const ForwardPhase& P = fc.phases[static_cast<std::size_t>(pi)];
+      const std::int64_t nt = P.ntaps(), n1 = P.p[1]->ph.k.size(), n2 = P.p[2]->ph.k.size();
+      const std::int64_t j0 = static_cast<std::int64_t>(pt.t.size());
+      for (std::int64_t j = 0; j < nt; ++j) {
+        const std::int64_t td = j / (n1 * n2), th = j / n2 % n1, tw = j % n2;
+        pt.t.push_back((P.p[0]->ph.k[td] * g.k[1] + P.p[1]->ph.k[th]) * g.k[2] + P.p[2]->ph.k[tw]);
+      }
+      for (const ForwardClass& c : P.classes) {
+        ClassTaps ct{&c, {}};
+        const AxisClass &cd = *c.c[0], &ch = *c.c[1], &cw = *c.c[2];
+        const AxisPhase &pd = P.p[0]->ph, &ph = P.p[1]->ph, &pw = P.p[2]->ph;
+        for (std::int64_t td = cd.tlo; td < cd.thi; ++td)
+          for (std::int64_t th = ch.tlo; th < ch.thi; ++th)
+            for (std::int64_t tw = cw.tlo; tw < cw.thi; ++tw) {
+              const std::int64_t j = (td * n1 + th) * n2 + tw;
+              const std::int64_t dx = ((pd.off[td] - pd.off[cd.tlo]) * g.x[1] + ph.off[th] - ph.off[ch.tlo]) * g.x[2] +
+                                      pw.off[tw] - pw.off[cw.tlo];
+              ct.taps.push_back((j0 + j) * per_tap);
+              ct.taps.push_back(dx);
+            }
+        pt.outputs += g.N * c.size();
+        pt.cls.push_back(std::move(ct));
+      }
     }
   }
-  // Work items: (group, block of output channels, phase, range of its
+  // Work items: (group, block of output channels, set, range of its
   // outputs), the outputs cut into as many ranges as give 8 items or more
   // and keep each range within cap (fixed by the problem, not the thread
   // count).
-  const std::int64_t cblocks = (cyg + BW - 1) / BW, nphases = static_cast<std::int64_t>(fc.phases.size());
-  const std::int64_t base = g.groups * cblocks * nphases;
+  const std::int64_t cblocks = (cyg + BW - 1) / BW;
+  const std::int64_t base = g.groups * cblocks * nsets;
   const std::int64_t ranges = std::min(std::max((8 + base - 1) / std::max<std::int64_t>(base, 1), (max_outputs + cap - 1) / cap),
                                        (max_outputs + R - 1) / R);
   const std::int64_t sums_len = std::min(cap, (max_outputs + ranges - 1) / ranges);
@@ -177,18 +219,18 @@ void scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, 
     std::vector<Tile> tiles;
 #pragma omp for schedule(dynamic, 1)
     for (std::int64_t item = 0; item < base * ranges; ++item) {
-      const std::int64_t grp = item / (cblocks * nphases * ranges), b = item / (nphases * ranges) % cblocks;
-      const std::int64_t pi = item / ranges % nphases, rg = item % ranges;
-      const PhaseTaps& pt = phase_taps[static_cast<std::size_t>(pi)];
+      const std::int64_t grp = item / (cblocks * nsets * ranges), b = item / (nsets * ranges) % cblocks;
+      const std::int64_t pi = item / ranges % nsets, rg = item % ranges;
+      const SetTaps& pt = set_taps[static_cast<std::size_t>(pi)];
       const std::int64_t lo = rg * pt.outputs / ranges, hi = (rg + 1) * pt.outputs / ranges;
       const std::int64_t co0 = b * BW, bw = std::min(BW, cyg - co0), NVb = bw / W, ld = NVb * W;
       const T* xg = x + grp * cxg * X;
       T* yg = y + (grp * cyg + co0) * Y;
       const T* bg = bias ? bias + grp * cyg + co0 : nullptr;
-      // The item's tiles: outputs [lo, hi) of the phase, in order of class,
+      // The item's tiles: outputs [lo, hi) of the set, in order of phase, class,
       // then sample, then position in the class.
       tiles.clear();
-      std::int64_t first = 0;  // the phase's first output of the class
+      std::int64_t first = 0;  // the set's first output of the class
       for (const ClassTaps& ct : pt.cls) {
         const ForwardClass& c = *ct.c;
         const std::int64_t size = c.size(), nh = c.c[1]->o.size(), nw = c.c[2]->o.size();
