@@ -233,6 +233,45 @@ void tile_half(const T* const* xs, const T* const* ws, std::int64_t nt, std::int
     HT::store(out + m * ld + c0 + NP * PT::W, acch[m]);
   }
 }
+
+// Two rows at once with AVX-512, each one pair wide (rows of 9 to 16 floats,
+// 5 to 8 doubles): MR channels x one pair of each row, the rows' inputs
+// at xa[t] and xb[t] (same taps, same weights ws[t]). With MR = 8 it loads
+// two pairs and 8 weights for 16 multiply-adds, where 16 channels x one
+// pair of one row load a value for every multiply-add (17 loads per 16),
+// and every weight it loads serves both rows. Each row's sums, and so its
+// bits, are those tile<T, MR, 2> gives it alone. Stored at outa + m * ld
+// and outb + m * ld; with PF, pf->step() once per kPrefetchChannels input
+// channels of each tap.
+template <class T, int MR, bool PF>
+void tile_two_rows(const T* const* xa, const T* const* xb, const T* const* ws, std::int64_t nt, std::int64_t cin,
+                   std::int64_t L, const typename Vec<T>::V* bv, T* outa, T* outb, std::int64_t ld,
+                   PacedPrefetch* pf) {
+  using PT = Vec512<T>;
+  typename PT::V a[MR], b[MR];
+  LUCID_UNROLL for (int m = 0; m < MR; ++m) a[m] = b[m] = PT::spread(bv[m]);
+  for (std::int64_t t = 0; t < nt; ++t) {
+    const T* pa = xa[t];
+    const T* pb = xb[t];
+    const T* wt = ws[t];
+    for (std::int64_t c1 = 0; c1 < cin; c1 += kPrefetchChannels) {
+      const std::int64_t c2 = std::min(cin, c1 + kPrefetchChannels);
+      for (std::int64_t ci = c1; ci < c2; ++ci) {
+        const typename PT::V va = PT::load(pa + ci * L), vb = PT::load(pb + ci * L);
+        LUCID_UNROLL for (int m = 0; m < MR; ++m) {
+          const typename PT::V wv = PT::bcast(wt + ci * MR + m);
+          a[m] = PT::fma(wv, va, a[m]);
+          b[m] = PT::fma(wv, vb, b[m]);
+        }
+      }
+      if constexpr (PF) pf->step();
+    }
+  }
+  LUCID_UNROLL for (int m = 0; m < MR; ++m) {
+    PT::store(outa + m * ld, a[m]);
+    PT::store(outb + m * ld, b[m]);
+  }
+}
 #endif
 
 // One tile: MR output channels x NV vectors of positions from column c0,
@@ -745,13 +784,16 @@ struct YRows {
     prefetch_next(src, key);
   }
 
-  // Names to pf every channel of group grp of the y rows in `want` (-1: none)
-  // that `held` does not hold.
+  // Names to pf, once each, every channel of group grp of the y rows in
+  // `want` (-1: none) that `held` does not hold.
   template <class T>
   void prefetch_missing(const T* y, std::int64_t grp, const std::vector<std::int64_t>& want, const RowSlots& held,
                         PacedPrefetch& pf) const {
-    for (std::int64_t key : want) {
-      if (key < 0 || std::find(held.key.begin(), held.key.end(), key) != held.key.end()) continue;
+    for (auto it = want.begin(); it != want.end(); ++it) {
+      const std::int64_t key = *it;
+      if (key < 0 || std::find(held.key.begin(), held.key.end(), key) != held.key.end() ||
+          std::find(want.begin(), it, key) != it)  // held, or named before
+        continue;
       const T* src = row_of(y, grp, key);
       for (std::int64_t co = 0; co < g.cy_per_group(); ++co)
         pf.add(src + co * g.y_spatial(), g.y[2] * static_cast<std::int64_t>(sizeof(T)));

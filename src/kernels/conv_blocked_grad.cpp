@@ -1,7 +1,8 @@
 // The register-blocked gather: x = conv(y, w) + b, the input gradient of the
 // transposed convolution and the forward of the ordinary one. A tile of MR
-// x-side channels x NV vectors of positions along a row of x accumulates in
-// registers over (tap, y-side channel), from weights packed once per call. The y rows a row of x reads are
+// x-side channels x NV vectors of positions along a row of x (with AVX-512,
+// for rows one pair wide, of two rows) accumulates in registers over (tap,
+// y-side channel), from weights packed once per call. The y rows a row of x reads are
 // copied, all channels, into slots split by phase along the last axis (so a
 // strided read becomes a contiguous one) and zero-padded at the edges; the
 // slots are kept while the next row still needs them. No column buffer, no
@@ -97,6 +98,47 @@ void gather_row(const ConvGeom& g, const YRows& yr, const RowSlots& slots, const
   }
 }
 
+#if LUCID_ISA_LEVEL == 2
+// Two rows of x at once (rows one pair wide), A's y rows named in
+// slots.slot_of[0, nslot), B's in [nslot, 2 * nslot): tile_two_rows over
+// every tap either row meets, the other reading `zero` (a slot of zeros)
+// where it meets none. Each row's sums are those gather_row<T, MR, 2> gives
+// it alone, with products of zero added. xa, xb, ws: room for every tap.
+template <class T, int MR>
+void gather_two_rows(const ConvGeom& g, const YRows& yr, const RowSlots& slots, const T* yp, const T* zero,
+                     std::int64_t Lp, const GatherWeights<T, MR>& pw, std::int64_t grp, const T* bias, T* st,
+                     std::int64_t Xr, T* xrow_a, T* xrow_b, const T** xa, const T** xb, const T** ws,
+                     PacedPrefetch& pf) {
+  using VT = Vec<T>;
+  const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps(), nslot = g.k[0] * g.k[1];
+  const std::int64_t X = g.x_spatial(), Xw = g.x[2], pitch = g.s[2] * Lp;
+  for (std::int64_t b = 0; b < pw.blocks; ++b) {
+    const std::int64_t ci0 = b * MR, mr = std::min<std::int64_t>(MR, cxg - ci0);
+    typename VT::V bv[MR];
+    for (int m = 0; m < MR; ++m) {
+      const T bm = (bias && m < mr) ? bias[grp * cxg + ci0 + m] : T(0);
+      bv[m] = VT::bcast(&bm);
+    }
+    const T* wb = pw.at(grp, b);
+    std::int64_t nl = 0;
+    for (std::int64_t kf = 0; kf < K; ++kf) {
+      const std::size_t k01 = static_cast<std::size_t>(kf / g.k[2]), k2 = static_cast<std::size_t>(kf % g.k[2]);
+      const std::int64_t sa = slots.slot_of[k01], sb = slots.slot_of[static_cast<std::size_t>(nslot) + k01];
+      if (sa < 0 && sb < 0) continue;
+      const std::int64_t off = yr.r[k2] * Lp + yr.c[k2];
+      xa[nl] = (sa >= 0 ? yp + sa * cyg * pitch : zero) + off;
+      xb[nl] = (sb >= 0 ? yp + sb * cyg * pitch : zero) + off;
+      ws[nl++] = wb + kf * cyg * MR;
+    }
+    tile_two_rows<T, MR, true>(xa, xb, ws, nl, cyg, pitch, bv, st, st + MR * Xr, Xr, &pf);
+    for (int m = 0; m < mr; ++m) {
+      copy_short(xrow_a + (ci0 + m) * X, st + m * Xr, Xw);
+      copy_short(xrow_b + (ci0 + m) * X, st + (MR + m) * Xr, Xw);
+    }
+  }
+}
+#endif
+
 // Where row `row` of x (n, d, h: the rows YRows places) starts: group grp's
 // first channel.
 inline std::int64_t x_row_at(const ConvGeom& g, const YRows& yr, std::int64_t grp, std::int64_t row) {
@@ -105,8 +147,8 @@ inline std::int64_t x_row_at(const ConvGeom& g, const YRows& yr, std::int64_t gr
 }
 
 // Readies pf for gather_row<T, MR, NV> on the row of x whose y rows slots
-// holds: the y rows of the next row (next, where there is one) that slots
-// does not hold, and the rows of x-side channels named in `also` (each the
+// holds (or gather_two_rows on two): the y rows of the next row or rows
+// (next, where there are any) that slots does not hold, and the rows of x-side channels named in `also` (each the
 // group's channels of one row, X apart), paced over the steps the row's
 // tiles take.
 template <class T, int MR, int NV>
@@ -123,11 +165,35 @@ void prefetch_next_row(const ConvGeom& g, const YRows& yr, const T* y, std::int6
   std::int64_t tiles = 0, c0 = 0, nl = 0;  // as gather_row walks the row, and its live taps
   for (; c0 + Vec<T>::W < Xw; c0 += NR) ++tiles;
   if (c0 < Xw) ++tiles;
-  for (std::int64_t sl : slots.slot_of) nl += sl >= 0 ? g.k[2] : 0;
+  const std::size_t nslot = static_cast<std::size_t>(g.k[0] * g.k[1]);  // slots may name two rows' y rows
+  for (std::size_t k01 = 0; k01 < nslot; ++k01) {
+    bool live = false;
+    for (std::size_t r = k01; r < slots.slot_of.size(); r += nslot) live = live || slots.slot_of[r] >= 0;
+    nl += live ? g.k[2] : 0;
+  }
   pf.pace(blocks * tiles * nl * ceil_div(g.cy_per_group(), kPrefetchChannels));
 }
 
-template <class T, int MR, int NV>
+// How many rows of x gather_tiles<..., 2> runs at once from row `row` (r1:
+// the end of its rows): two where the next row lies in the same plane and
+// `yr.step` further along it (so that the two meet k0 * y_rows_of_two(g, yr)
+// y rows at most), else one.
+inline std::int64_t unit_rows(const YRows& yr, std::int64_t row, std::int64_t r1) {
+  if (row + 1 >= r1) return 1;
+  const auto a = yr.place(row), b = yr.place(row + 1);
+  return a.n == b.n && a.id == b.id && b.ih == a.ih + yr.step ? 2 : 1;
+}
+inline std::int64_t y_rows_of_two(const ConvGeom& g, const YRows& yr) {
+  std::vector<std::int64_t> oh;  // the offsets along axis 1 two such rows meet
+  for (std::int64_t k1 = 0; k1 < g.k[1]; ++k1) oh.push_back(k1 * g.d[1]), oh.push_back(yr.step * g.s[1] + k1 * g.d[1]);
+  std::sort(oh.begin(), oh.end());
+  return std::unique(oh.begin(), oh.end()) - oh.begin();
+}
+
+// The gather, one row of x at a time (R = 1) or, with AVX-512 and rows one
+// pair wide, two at a time where unit_rows allows (R = 2: gather_two_rows,
+// MR = 8, NV = 2; a row alone takes gather_row).
+template <class T, int MR, int NV, int R = 1>
 void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x, T* spare) {
   constexpr int NR = NV * Vec<T>::W;
   const std::int64_t cyg = g.cy_per_group(), K = g.taps();
@@ -136,6 +202,8 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
   const std::int64_t Xr = (Xw + NR - 1) / NR * NR;  // staged row
   const std::int64_t Lp = Xr + yr.cmax, pitch = s2 * Lp;  // a phase row; one channel
   const std::int64_t nslot = g.k[0] * g.k[1];         // the y rows of one x row
+  // The slots held at once, and for two rows a slot of zeros after them.
+  const std::int64_t nheld = R == 1 ? nslot : g.k[0] * y_rows_of_two(g, yr) + 1;
   if (g.N == 0) return;
   const double out_bytes = static_cast<double>(g.N * g.Cx * X) * sizeof(T);
   const std::int64_t nrows = g.N * g.x[0] * g.x[1];
@@ -149,24 +217,48 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::int64_t it = 0; it < g.groups * chunks; ++it) {
     const std::int64_t ch = it % chunks, grp = it / chunks;
-    // Scratch: MR staged rows, then the y slots [slot][co][phase][Lp].
-    T* st = thread_scratch<T>(static_cast<std::size_t>(MR * Xr + nslot * cyg * pitch), 0);
-    T* yp = st + MR * Xr;
-    RowSlots slots(nslot), next(nslot);  // y rows (n * Y0 + od) * Y1 + oh; next: the next row's
-    std::vector<const T*> xs(static_cast<std::size_t>(K)), ws(static_cast<std::size_t>(K));
+    // Scratch: R * MR staged rows, then the y slots [slot][co][phase][Lp].
+    // Two rows' slots go to the thread's other buffer where the weights
+    // need no room there (every block in spare): the weight gradient's
+    // share of the gradient fills it in the same backward (V1's backward
+    // kept 10.5% of what it produces with them after the staged rows, 9.4%
+    // apart; the 128 -> 64 U-Net up-convolution's 11.9% and 9.0%).
+    const bool apart = R == 2 && pw.rest_size() == 0;
+    T* st = thread_scratch<T>(static_cast<std::size_t>(R * MR * Xr + (apart ? 0 : nheld * cyg * pitch)), 0);
+    T* yp = apart ? thread_scratch<T>(static_cast<std::size_t>(nheld * cyg * pitch), 1) : st + R * MR * Xr;
+    T* zero = yp + (nheld - 1) * cyg * pitch;
+    if constexpr (R == 2) std::fill(zero, zero + cyg * pitch, T(0));
+    // y rows (n * Y0 + od) * Y1 + oh, [row of the unit][pair]; next: the next unit's
+    RowSlots slots(R * nslot), next(R * nslot);
+    std::vector<const T*> xs(static_cast<std::size_t>(R * K)), ws(static_cast<std::size_t>(K));
     PacedPrefetch pf;
     const std::int64_t r0 = nrows * ch / chunks, r1 = nrows * (ch + 1) / chunks;
-    for (std::int64_t row = r0; row < r1; ++row) {
-      yr.want(row, 0, nslot, slots);
+    const auto want = [&](std::int64_t row, std::int64_t nr, RowSlots& sl) {
+      for (std::int64_t r = 0; r < R; ++r)
+        if (r < nr) yr.want(row + r, 0, nslot, sl, r * nslot);
+        else std::fill(sl.want.begin() + r * nslot, sl.want.begin() + (r + 1) * nslot, -1);
+    };
+    for (std::int64_t row = r0, nr = 0; row < r1; row += nr) {
+      nr = R == 2 ? unit_rows(yr, row, r1) : 1;
+      want(row, nr, slots);
       slots.assign([&](std::int64_t sl, std::int64_t key) { yr.pack(y, grp, key, Lp, yp + sl * cyg * pitch, pitch, Lp, false); });
-      // The next row's y rows, read from memory while this row's tiles run,
-      // and the next row of x, which its tiles will write.
-      if (row + 1 < r1) yr.want(row + 1, 0, nslot, next);
+      // The next unit's y rows, read from memory while this unit's tiles run,
+      // and its rows of x, which its tiles will write.
+      const std::int64_t row1 = row + nr, nr1 = row1 < r1 ? (R == 2 ? unit_rows(yr, row1, r1) : 1) : 0;
+      if (nr1 > 0) want(row1, nr1, next);
       std::array<const T*, 2> also{};
-      if (row + 1 < r1) also[0] = x + x_row_at(g, yr, grp, row + 1);
-      prefetch_next_row<T, MR, NV>(g, yr, y, grp, slots, row + 1 < r1 ? &next : nullptr, pw.blocks, pf, also);
-      gather_row<T, MR, NV>(g, yr, slots, yp, Lp, pw, grp, bias, st, Xr, x + x_row_at(g, yr, grp, row), xs.data(),
-                            ws.data(), pf);
+      for (std::int64_t r = 0; r < nr1; ++r) also[static_cast<std::size_t>(r)] = x + x_row_at(g, yr, grp, row1 + r);
+      prefetch_next_row<T, MR, NV>(g, yr, y, grp, slots, nr1 > 0 ? &next : nullptr, pw.blocks, pf, also);
+      T* xrow = x + x_row_at(g, yr, grp, row);
+#if LUCID_ISA_LEVEL == 2
+      if constexpr (R == 2)
+        if (nr == 2) {
+          gather_two_rows<T, MR>(g, yr, slots, yp, zero, Lp, pw, grp, bias, st, Xr, xrow,
+                                 x + x_row_at(g, yr, grp, row + 1), xs.data(), xs.data() + K, ws.data(), pf);
+          continue;
+        }
+#endif
+      gather_row<T, MR, NV>(g, yr, slots, yp, Lp, pw, grp, bias, st, Xr, xrow, xs.data(), ws.data(), pf);
     }
   }
 }
@@ -605,8 +697,19 @@ void conv_gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, cons
   if (cxg <= 4)
     return short_rows ? gather_tiles<T, 4, 1>(g, y, w, bias, x, spare) : gather_tiles<T, 4, 2>(g, y, w, bias, x, spare);
   if (short_rows) return gather_tiles<T, 6, 1>(g, y, w, bias, x, spare);
-  with_wide_tile<T>(
-      {g.x[2]}, cxg, [&](auto mr, auto nv) { gather_tiles<T, mr(), nv()>(g, y, w, bias, x, spare); });
+  with_wide_tile<T>({g.x[2]}, cxg, [&](auto mr, auto nv) {
+    // Rows one pair wide that would take 16 channels x one pair run in
+    // pairs of rows, 8 channels x one pair of each: 10 loads per 16
+    // multiply-adds instead of 17, each weight serving two rows. V1's
+    // gather on the Intel Xeon (build/bench/kernel_time 4 64 32 16 4 2 1 0
+    // 1 1 float32 gather 10, alternating builds, minima): 17.4-18.5 ->
+    // 16.6-17.2 ms on two threads, 34.0-37.2 -> 32.8-35.3 on one. Runs of
+    // taps whose y values stay in L1 while every block passes (the sums
+    // kept between runs) measured level.
+    if constexpr (mr() == 16 && nv() == 2)
+      if (g.x[2] <= 2 * Vec<T>::W) return gather_tiles<T, 8, 2, 2>(g, y, w, bias, x, spare);
+    gather_tiles<T, mr(), nv()>(g, y, w, bias, x, spare);
+  });
 }
 
 // Tiles as with_wgrad_tile chooses them (V1's weight gradient with
