@@ -173,23 +173,27 @@ struct PacedPrefetch {
 // input channels (tile<..., true>).
 inline constexpr std::int64_t kPrefetchChannels = 8;
 
-// The tiles' sums over taps and input channels: step(x, w) for each input
-// channel of each tap (x at xs[t] + c0 + ci * L, MR weights at ws[t] +
-// ci * MR); with PF, pf->step() once per kPrefetchChannels of them.
+// The tiles' sums over taps and input channels: step(x, w, x2) for each
+// input channel of each tap (x at xs[t] + c0 + ci * L, MR weights at
+// ws[t] + ci * MR, and a second row's x at xs2[t] + c0 + ci * L where xs2
+// is given, else x again); with PF, pf->step() once per kPrefetchChannels
+// of them.
 template <class T, int MR, bool PF, class Step>
 [[gnu::always_inline]] inline void over_taps(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t c0,
-                                             std::int64_t cin, std::int64_t L, PacedPrefetch* pf, Step&& step) {
+                                             std::int64_t cin, std::int64_t L, PacedPrefetch* pf, Step&& step,
+                                             const T* const* xs2 = nullptr) {
   for (std::int64_t t = 0; t < nt; ++t) {
     const T* xr = xs[t] + c0;
+    const T* xr2 = xs2 ? xs2[t] + c0 : xr;
     const T* wt = ws[t];
     if constexpr (PF) {
       for (std::int64_t c1 = 0; c1 < cin; c1 += kPrefetchChannels) {
         const std::int64_t c2 = std::min(cin, c1 + kPrefetchChannels);
-        for (std::int64_t ci = c1; ci < c2; ++ci) step(xr + ci * L, wt + ci * MR);
+        for (std::int64_t ci = c1; ci < c2; ++ci) step(xr + ci * L, wt + ci * MR, xr2 + ci * L);
         pf->step();
       }
     } else {
-      for (std::int64_t ci = 0; ci < cin; ++ci) step(xr + ci * L, wt + ci * MR);
+      for (std::int64_t ci = 0; ci < cin; ++ci) step(xr + ci * L, wt + ci * MR, xr2 + ci * L);
     }
   }
 }
@@ -217,7 +221,7 @@ void tile_half(const T* const* xs, const T* const* ws, std::int64_t nt, std::int
     LUCID_UNROLL for (int v = 0; v < NP; ++v) acc[m][v] = b0;
     acch[m] = bv[m];
   }
-  const auto step = [&](const T* xc, const T* wc) {
+  const auto step = [&](const T* xc, const T* wc, const T*) {
     typename PT::V xv[NP];
     LUCID_UNROLL for (int v = 0; v < NP; ++v) xv[v] = PT::load(xc + v * PT::W);
     const typename HT::V xh = HT::load(xc + NP * PT::W);
@@ -250,23 +254,15 @@ void tile_two_rows(const T* const* xa, const T* const* xb, const T* const* ws, s
   using PT = Vec512<T>;
   typename PT::V a[MR], b[MR];
   LUCID_UNROLL for (int m = 0; m < MR; ++m) a[m] = b[m] = PT::spread(bv[m]);
-  for (std::int64_t t = 0; t < nt; ++t) {
-    const T* pa = xa[t];
-    const T* pb = xb[t];
-    const T* wt = ws[t];
-    for (std::int64_t c1 = 0; c1 < cin; c1 += kPrefetchChannels) {
-      const std::int64_t c2 = std::min(cin, c1 + kPrefetchChannels);
-      for (std::int64_t ci = c1; ci < c2; ++ci) {
-        const typename PT::V va = PT::load(pa + ci * L), vb = PT::load(pb + ci * L);
-        LUCID_UNROLL for (int m = 0; m < MR; ++m) {
-          const typename PT::V wv = PT::bcast(wt + ci * MR + m);
-          a[m] = PT::fma(wv, va, a[m]);
-          b[m] = PT::fma(wv, vb, b[m]);
-        }
-      }
-      if constexpr (PF) pf->step();
+  const auto step = [&](const T* pa, const T* wc, const T* pb) {
+    const typename PT::V va = PT::load(pa), vb = PT::load(pb);
+    LUCID_UNROLL for (int m = 0; m < MR; ++m) {
+      const typename PT::V wv = PT::bcast(wc + m);
+      a[m] = PT::fma(wv, va, a[m]);
+      b[m] = PT::fma(wv, vb, b[m]);
     }
-  }
+  };
+  over_taps<T, MR, PF>(xa, ws, nt, 0, cin, L, pf, step, xb);
   LUCID_UNROLL for (int m = 0; m < MR; ++m) {
     PT::store(outa + m * ld, a[m]);
     PT::store(outb + m * ld, b[m]);
@@ -326,7 +322,7 @@ void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t 
     LUCID_UNROLL for (int m = 0; m < MR; ++m)
       LUCID_UNROLL for (int v = 0; v < NP; ++v) acc[m][v] = VT::add(acc[m][v], odd[m][v]);
   } else {
-    over_taps<T, MR, PF>(xs, ws, nt, c0, cin, L, pf, [&](const T* xc, const T* wc) { step(acc, xc, wc); });
+    over_taps<T, MR, PF>(xs, ws, nt, c0, cin, L, pf, [&](const T* xc, const T* wc, const T*) { step(acc, xc, wc); });
   }
   LUCID_UNROLL for (int m = 0; m < MR; ++m)
     LUCID_UNROLL for (int v = 0; v < NP; ++v) VT::store(out + m * ld + c0 + v * VT::W, acc[m][v]);

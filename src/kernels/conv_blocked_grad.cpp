@@ -214,20 +214,21 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
   // Items are (group, chunk of rows): with no per-item weights, one block
   // group holds every block.
   const std::int64_t chunks = BlockedSplit(g, pw.blocks, 0, out_bytes, nrows).chunks;
+  // Two rows' slots go to the thread's other buffer where the weights need
+  // no room there (every block in spare): the weight gradient's share of
+  // the gradient fills it in the same backward (V1's backward kept 10.5% of
+  // what it produces with them after the staged rows, 9.4% apart; the 128
+  // -> 64 U-Net up-convolution's 11.9% and 9.0%).
+  const bool apart = R == 2 && pw.rest_size() == 0;
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::int64_t it = 0; it < g.groups * chunks; ++it) {
     const std::int64_t ch = it % chunks, grp = it / chunks;
-    // Scratch: R * MR staged rows, then the y slots [slot][co][phase][Lp].
-    // Two rows' slots go to the thread's other buffer where the weights
-    // need no room there (every block in spare): the weight gradient's
-    // share of the gradient fills it in the same backward (V1's backward
-    // kept 10.5% of what it produces with them after the staged rows, 9.4%
-    // apart; the 128 -> 64 U-Net up-convolution's 11.9% and 9.0%).
-    const bool apart = R == 2 && pw.rest_size() == 0;
+    // Scratch: R * MR staged rows, then the y slots [slot][co][phase][Lp]
+    // (apart: in the thread's other buffer).
     T* st = thread_scratch<T>(static_cast<std::size_t>(R * MR * Xr + (apart ? 0 : nheld * cyg * pitch)), 0);
     T* yp = apart ? thread_scratch<T>(static_cast<std::size_t>(nheld * cyg * pitch), 1) : st + R * MR * Xr;
-    T* zero = yp + (nheld - 1) * cyg * pitch;
-    if constexpr (R == 2) std::fill(zero, zero + cyg * pitch, T(0));
+    T* zero = R == 2 ? yp + (nheld - 1) * cyg * pitch : nullptr;
+    if (zero) std::fill(zero, zero + cyg * pitch, T(0));
     // y rows (n * Y0 + od) * Y1 + oh, [row of the unit][pair]; next: the next unit's
     RowSlots slots(R * nslot), next(R * nslot);
     std::vector<const T*> xs(static_cast<std::size_t>(R * K)), ws(static_cast<std::size_t>(K));

@@ -33,6 +33,7 @@
 // thread is often descheduled, V2's forward took 500 ms instead of 20.) Compiled once per
 // instruction set like conv_blocked.cpp.
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <numeric>
 #include <vector>
@@ -111,29 +112,30 @@ void scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, 
   // thread 12.0-12.9 ms against 12.1-13.4 with one phase each, two threads
   // 6.5-7.0 against 7.0-7.1.
   const std::int64_t nphases = static_cast<std::int64_t>(fc.phases.size());
-  auto outputs_of = [&](const ForwardPhase& P) {
-    std::int64_t n = 0;
-    for (const ForwardClass& c : P.classes) n += g.N * c.size();
-    return n;
-  };
   std::vector<std::int64_t> set_start{0};  // the sets' first phases, and nphases
   for (std::int64_t pi = 1; pi < nphases; ++pi) {
     const ForwardPhase &P = fc.phases[static_cast<std::size_t>(pi)], &Q = fc.phases[static_cast<std::size_t>(pi - 1)];
     if (P.p[0] != Q.p[0] || P.p[1] != Q.p[1]) set_start.push_back(pi);
   }
   set_start.push_back(nphases);
-  bool sets = true;
-  for (std::size_t i = 0; i + 1 < set_start.size(); ++i) {
+  // A set's outputs (over every sample) and taps.
+  const auto set_size = [&](std::int64_t si) {
     std::int64_t n = 0, nt = 0;
-    for (std::int64_t pi = set_start[i]; pi < set_start[i + 1]; ++pi) {
-      n += outputs_of(fc.phases[static_cast<std::size_t>(pi)]);
-      nt += fc.phases[static_cast<std::size_t>(pi)].ntaps();
+    for (std::int64_t pi = set_start[static_cast<std::size_t>(si)]; pi < set_start[static_cast<std::size_t>(si) + 1]; ++pi) {
+      const ForwardPhase& P = fc.phases[static_cast<std::size_t>(pi)];
+      for (const ForwardClass& c : P.classes) n += g.N * c.size();
+      nt += P.ntaps();
     }
+    return std::array<std::int64_t, 2>{n, nt};
+  };
+  bool sets = true;
+  for (std::int64_t si = 0; si + 1 < static_cast<std::int64_t>(set_start.size()); ++si) {
+    const auto [n, nt] = set_size(si);
     sets = sets && static_cast<double>((n + nt * std::min<std::int64_t>(cxg, 8)) * BW) <= budget;
   }
   if (!sets) {
     set_start.resize(static_cast<std::size_t>(nphases) + 1);
-    for (std::int64_t pi = 0; pi <= nphases; ++pi) set_start[static_cast<std::size_t>(pi)] = pi;
+    std::iota(set_start.begin(), set_start.end(), 0);
   }
   const std::int64_t nsets = static_cast<std::int64_t>(set_start.size()) - 1;
   // Input channels per chunk: every tap of the largest set within
@@ -141,11 +143,7 @@ void scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, 
   // where phases are alone and their outputs may run in ranges).
   std::int64_t max_taps = 1, max_outputs = 1;
   for (std::int64_t si = 0; si < nsets; ++si) {
-    std::int64_t nt = 0, n = 0;
-    for (std::int64_t pi = set_start[static_cast<std::size_t>(si)]; pi < set_start[static_cast<std::size_t>(si) + 1]; ++pi) {
-      nt += fc.phases[static_cast<std::size_t>(pi)].ntaps();
-      n += outputs_of(fc.phases[static_cast<std::size_t>(pi)]);
-    }
+    const auto [n, nt] = set_size(si);
     max_taps = std::max(max_taps, nt);
     max_outputs = std::max(max_outputs, n);
   }
