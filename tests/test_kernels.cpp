@@ -600,6 +600,37 @@ TEST(Kernels, BlockedBackwardMatchesReference) {
   }
 }
 
+// Random taps (1 to 4), strides and dilations (1 or 2) and padding (0 to
+// 3; with `within`, no more than the taps span) along every axis, and for
+// every fourth case t taps along axis 1 that make rows run two apart
+// (k 3, s 1, d 2).
+template <class Rand>
+void random_taps(ConvGeom& g, Rand&& r, int t, bool within) {
+  for (int a = 0; a < 3; ++a) {
+    g.k[a] = r(1, 4);
+    g.s[a] = r(1, 2);
+    g.d[a] = r(1, 2);
+    g.pad[a] = r(0, within ? std::min<int>(3, static_cast<int>(g.d[a] * (g.k[a] - 1))) : 3);
+  }
+  if (t % 4 == 0) g.k[1] = 3, g.s[1] = 1, g.d[1] = 2;
+}
+
+// Runs fn(out) on one thread and then on two, each into its own buffer
+// (filled with 7s first): the first must lie within tol of want, the
+// second be bitwise the same as the first.
+template <class T, class Fn>
+void check_one_and_two_threads(const std::vector<T>& want, Fn&& fn, double tol, int t) {
+  std::vector<T> a(want.size(), T(7)), b(want.size(), T(7));
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  fn(a.data());
+  omp_set_num_threads(std::max(2, threads));
+  fn(b.data());
+  omp_set_num_threads(threads);
+  ASSERT_LE(rel_err(a, want), tol) << "case " << t;
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(T)), 0) << "1 vs 2 threads, case " << t;
+}
+
 // The blocked gather with AVX-512 on rows of x one pair wide (9 to 16
 // floats, 5 to 8 doubles) and enough channels for 16 x one pair: it runs
 // two rows at a time where the next row lies in the same plane (the other
@@ -617,13 +648,7 @@ void check_gather_two_rows(std::uint32_t seed) {
   auto r = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   for (int t = 0; t < 24; ++t) {
     ConvGeom g = random_grouped(rng, {16, 72}, {1, 40}, {{{1, 4}, {1, 7}, {W + 1, 2 * W}}});
-    for (int a = 0; a < 3; ++a) {
-      g.k[a] = r(1, 4);
-      g.s[a] = r(1, 2);
-      g.d[a] = r(1, 2);
-      g.pad[a] = r(0, 3);
-    }
-    if (t % 4 == 0) g.k[1] = 3, g.s[1] = 1, g.d[1] = 2;  // rows run two apart
+    random_taps(g, r, t, false);
     for (int a = 0; a < 3; ++a) {
       const std::int64_t full = (g.x[a] - 1) * g.s[a] + g.d[a] * (g.k[a] - 1) + 1;
       g.y[a] = std::max<std::int64_t>(1, full - g.pad[a] + r(-2, 2));
@@ -631,16 +656,9 @@ void check_gather_two_rows(std::uint32_t seed) {
     const auto [nx, ny, nw] = sizes(g);
     auto y = rand_vec<T>(ny, rng), w = rand_vec<T>(nw, rng), b = rand_vec<T>(static_cast<std::size_t>(g.Cx), rng);
     const T* bias = t % 2 ? b.data() : nullptr;
-    std::vector<T> want(nx), x1(nx, T(7)), x2(nx, T(7));
+    std::vector<T> want(nx);
     k::conv_gather_reference<T>(g, y.data(), w.data(), bias, want.data());
-    const int threads = omp_get_max_threads();
-    omp_set_num_threads(1);
-    k::avx512::conv_gather_blocked<T>(g, y.data(), w.data(), bias, x1.data());
-    omp_set_num_threads(std::max(2, threads));
-    k::avx512::conv_gather_blocked<T>(g, y.data(), w.data(), bias, x2.data());
-    omp_set_num_threads(threads);
-    ASSERT_LE(rel_err(x1, want), tol) << "case " << t;
-    EXPECT_EQ(std::memcmp(x1.data(), x2.data(), nx * sizeof(T)), 0) << "1 vs 2 threads, case " << t;
+    check_one_and_two_threads<T>(want, [&](T* x) { k::avx512::conv_gather_blocked<T>(g, y.data(), w.data(), bias, x); }, tol, t);
   }
 }
 
@@ -648,6 +666,47 @@ TEST(Kernels, BlockedGatherTwoRowsMatchesReference) {
   if (!cpu_has("avx512")) GTEST_SKIP() << "two rows at a time with AVX-512 only";
   check_gather_two_rows<float>(301);
   check_gather_two_rows<double>(302);
+}
+
+// The blocked forward with AVX-512 on phase rows one pair wide (9 to 16
+// floats, 5 to 8 doubles along the last axis) and enough channels for 16 x
+// one pair: it runs two rows of a plane at a time (the other row reading
+// zeros for a tap only one meets; a phase of one vector or less, and a row
+// alone at a plane's end, as one row). Random channels (mostly whole
+// tiles of 16), groups, bias, taps, strides, dilation (rows run `step`
+// apart when d1 = 2 and s1 = 1), padding and output lengths (phases of
+// unequal widths, taps that meet no input row at the planes' edges), odd
+// and even plane heights, float32 and float64: against the reference, and
+// bitwise the same on 1 and 2 threads (whose chunks of rows split the
+// pairs differently).
+template <class T>
+void check_forward_two_rows(std::uint32_t seed) {
+  const double tol = sizeof(T) == 4 ? 2e-6 : 1e-13;
+  const int W = sizeof(T) == 4 ? 8 : 4;  // a vector; phase rows of W + 1 to 2 W values are one pair
+  std::mt19937 rng(seed);
+  auto r = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int t = 0; t < 24; ++t) {
+    ConvGeom g = random_grouped(rng, {1, 40}, {16, 72}, {{{1, 4}, {1, 7}, {2, 2 * W + 2}}});
+    if (t % 3) g.Cy = g.groups * 16 * r(1, 4);
+    random_taps(g, r, t, true);
+    for (int a = 0; a < 2; ++a) {
+      const std::int64_t full = (g.x[a] - 1) * g.s[a] + g.d[a] * (g.k[a] - 1) + 1;
+      g.y[a] = std::max<std::int64_t>(1, full - 2 * g.pad[a] + r(0, 1));
+    }
+    g.y[2] = g.s[2] * r(W, 2 * W) + (g.s[2] == 2 ? r(-1, 0) : 0);  // phases of W to 2 W
+    const auto [nx, ny, nw] = sizes(g);
+    auto x = rand_vec<T>(nx, rng), w = rand_vec<T>(nw, rng), b = rand_vec<T>(static_cast<std::size_t>(g.Cy), rng);
+    const T* bias = t % 2 ? b.data() : nullptr;
+    std::vector<T> want(ny);
+    k::conv_scatter_reference<T>(g, x.data(), w.data(), bias, want.data());
+    check_one_and_two_threads<T>(want, [&](T* y) { k::avx512::conv_scatter_blocked<T>(g, x.data(), w.data(), bias, y); }, tol, t);
+  }
+}
+
+TEST(Kernels, BlockedForwardTwoRowsMatchesReference) {
+  if (!cpu_has("avx512")) GTEST_SKIP() << "two rows at a time with AVX-512 only";
+  check_forward_two_rows<float>(311);
+  check_forward_two_rows<double>(312);
 }
 
 // The one-pass backward (both gradients and the bias gradient from one copy

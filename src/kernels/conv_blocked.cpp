@@ -40,7 +40,13 @@ struct Tap {
 // zero-padded slots (kept while the next row still needs them), so every
 // block, phase and tap reads them from cache with plain loads (input channels
 // a power of two apart would otherwise share cache sets).
-template <class T, int MR, int NV>
+//
+// R = 2 (AVX-512, MR = 8, NV = 2: rows of phases one pair wide) runs two
+// rows of an (n, qa) at a time, the next in order with it: tile_two_rows
+// for each phase one pair wide, each weight it loads serving both rows
+// (the other row reading a slot of zeros for a tap only one of them
+// meets), the phases of other widths and rows alone as with R = 1.
+template <class T, int MR, int NV, int R = 1>
 void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   using VT = Vec<T>;
   using V = typename VT::V;
@@ -138,52 +144,82 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
   // no staged rows, no copy.
   const bool direct = !stream && g.s[2] == 1 && cyg % MR == 0 && stage == Yw;
   const std::int64_t staged = direct ? 0 : MR * stage;
+  // The slots one unit of rows holds at once (its distinct input rows: the
+  // rows along axis 0, times those along axis 1 of each of its rows), and
+  // for two rows a slot of zeros after them.
+  const auto distinct = [](const std::vector<AxisPhase>& a) {
+    std::vector<std::int64_t> v;
+    for (const AxisPhase& p : a)
+      if (p.Q > 0)
+        for (std::int64_t off : p.off) v.push_back(p.q0 - off);
+    std::sort(v.begin(), v.end());
+    return static_cast<std::int64_t>(std::unique(v.begin(), v.end()) - v.begin());
+  };
+  const std::int64_t nheld = std::min(R * nslot, distinct(ax[0]) * R * distinct(ax[1])) + (R == 2 ? 1 : 0);
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::int64_t it = 0; it < items; ++it) {
     const std::int64_t bg = it % bgroups, ch = (it / bgroups) % chunks, grp = it / (bgroups * chunks);
     const std::int64_t b0 = bg * per_group, nb = std::min(per_group, coblocks - b0);
-    // Scratch: the item's packed weights (unless shared), MR staged rows,
-    // then the input slots [slot][ci][L].
+    // Scratch: the item's packed weights (unless shared), R * MR staged
+    // rows, then the input slots [slot][ci][L].
     const std::int64_t own = shared ? 0 : nb * wblock;
-    T* st = thread_scratch<T>(static_cast<std::size_t>(own + staged + nslot * cxg * L), 0);
+    T* st = thread_scratch<T>(static_cast<std::size_t>(own + R * staged + nheld * cxg * L), 0);
     T* wp = shared ? wall + (grp * coblocks + b0) * wblock : st;
     st += own;
-    T* xp = st + staged;
+    T* xp = st + R * staged;
+    T* zero = R == 2 ? xp + (nheld - 1) * cxg * L : nullptr;
+    if (zero) std::fill(zero, zero + cxg * L, T(0));
     if (!shared)
       for (std::int64_t b = 0; b < nb; ++b) pack(wp + b * wblock, grp, b0 + b);
-    RowSlots slots(nslot);  // input rows (n * X0 + id) * X1 + ih
-    std::vector<const T*> phrow(static_cast<std::size_t>(g.s[2])), xs(static_cast<std::size_t>(ntap_max)),
+    // input rows (n * X0 + id) * X1 + ih, [row of the unit][tap row]
+    RowSlots slots(R * nslot);
+    std::vector<const T*> phrow(static_cast<std::size_t>(g.s[2])), xs(static_cast<std::size_t>(R * ntap_max)),
         ws(static_cast<std::size_t>(ntap_max));
     const std::int64_t r0 = nrows * ch / chunks, r1 = nrows * (ch + 1) / chunks;
-    for (std::int64_t row = r0; row < r1; ++row) {
-      // rows run over (sample, qa, qb): each item's packed weights serve every sample
-      const std::int64_t n = row / (QA * QB), qa = row / QB % QA, qb = order[static_cast<std::size_t>(row % QB)];
-      // The input rows of this output row's taps, over every row phase.
-      for (const RowPhase& rp : rows) {
-        const AxisPhase &a0 = *rp.a0, &a1 = *rp.a1;
-        const std::int64_t n1 = static_cast<std::int64_t>(a1.k.size()), nrt = static_cast<std::int64_t>(a0.k.size()) * n1;
-        for (std::int64_t r = 0; r < nrt; ++r) {
-          const std::int64_t id = a0.q0 + qa - a0.off[static_cast<std::size_t>(r / n1)];
-          const std::int64_t ih = a1.q0 + qb - a1.off[static_cast<std::size_t>(r % n1)];
-          const bool ok = qa < a0.Q && qb < a1.Q && id >= 0 && id < g.x[0] && ih >= 0 && ih < g.x[1];
-          slots.want[static_cast<std::size_t>(rp.rt0 + r)] = ok ? n * plane + id * g.x[1] + ih : -1;
+    for (std::int64_t row = r0, nr = 0; row < r1; row += nr) {
+      // rows run over (sample, qa, qb): each item's packed weights serve
+      // every sample; with R = 2 the next row of the same (n, qa) joins
+      nr = R == 2 && row + 1 < r1 && row % QB + 1 < QB ? 2 : 1;
+      const std::int64_t n = row / (QA * QB), qa = row / QB % QA;
+      std::int64_t qbs[R];
+      for (std::int64_t u = 0; u < R; ++u) qbs[u] = u < nr ? order[static_cast<std::size_t>((row + u) % QB)] : QB;
+      // The input rows of this unit's taps, over every row phase.
+      for (std::int64_t u = 0; u < R; ++u)
+        for (const RowPhase& rp : rows) {
+          const AxisPhase &a0 = *rp.a0, &a1 = *rp.a1;
+          const std::int64_t qb = qbs[u];
+          const std::int64_t n1 = static_cast<std::int64_t>(a1.k.size()), nrt = static_cast<std::int64_t>(a0.k.size()) * n1;
+          for (std::int64_t r = 0; r < nrt; ++r) {
+            const std::int64_t id = a0.q0 + qa - a0.off[static_cast<std::size_t>(r / n1)];
+            const std::int64_t ih = a1.q0 + qb - a1.off[static_cast<std::size_t>(r % n1)];
+            const bool ok = qa < a0.Q && qb < a1.Q && id >= 0 && id < g.x[0] && ih >= 0 && ih < g.x[1];
+            slots.want[static_cast<std::size_t>(u * nslot + rp.rt0 + r)] = ok ? n * plane + id * g.x[1] + ih : -1;
+          }
         }
-      }
       slots.assign([&](std::int64_t sl, std::int64_t key) {
         const T* src = x + ((key / plane) * g.Cx + grp * cxg) * X + (key % plane) * Xw + iw_lo;
         for (std::int64_t ci = 0; ci < cxg; ++ci) {
           T* dst = xp + (sl * cxg + ci) * L;
           pad_row(dst, src + ci * X, L, c_lo, c_hi);
-          // the next row in order wants the input row `step` further: start fetching it
-          if (key % plane + step < plane)
+          // the next unit in order wants the input row `step` further per
+          // row of this one: start fetching it
+          if (key % plane + nr * step < plane)
             for (std::int64_t c = c_lo; c < c_hi; c += 64 / static_cast<std::int64_t>(sizeof(T)))
-              _mm_prefetch(reinterpret_cast<const char*>(src + ci * X + step * Xw + c), _MM_HINT_T0);
+              _mm_prefetch(reinterpret_cast<const char*>(src + ci * X + nr * step * Xw + c), _MM_HINT_T0);
         }
       });
       for (const RowPhase& rp : rows) {
         const AxisPhase &a0 = *rp.a0, &a1 = *rp.a1;
-        if (qa >= a0.Q || qb >= a1.Q) continue;
-        const std::int64_t od = a0.o(a0.q0 + qa, g.s[0], g.pad[0]), oh = a1.o(a1.q0 + qb, g.s[1], g.pad[1]);
+        // the unit's rows this row phase has: live[0, nlive)
+        std::int64_t live[R], nlive = 0;
+        for (std::int64_t u = 0; u < nr; ++u)
+          if (qa < a0.Q && qbs[u] < a1.Q) live[nlive++] = u;
+        if (nlive == 0) continue;
+        const std::int64_t od = a0.o(a0.q0 + qa, g.s[0], g.pad[0]);
+        T* yrow[R];
+        for (std::int64_t u = 0; u < R; ++u)
+          yrow[u] = u < nr ? y + (n * g.Cy + grp * cyg) * Y + (od * g.y[1] + a1.o(a1.q0 + qbs[u], g.s[1], g.pad[1])) * Yw
+                           : nullptr;
         for (std::int64_t b = 0; b < nb; ++b) {
           const std::int64_t co0 = (b0 + b) * MR, mr = std::min<std::int64_t>(MR, cyg - co0);
           V bv[MR];
@@ -194,30 +230,49 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
           for (const WPhase& ph : rp.wph) {
             const AxisPhase& a2 = *ph.a2;
             const std::int64_t nt = static_cast<std::int64_t>(ph.taps.size());
-            std::int64_t nl = 0;  // the live taps: where their input row and weights are
+            // The live taps: where their input rows and weights are. Two
+            // rows take a tap either meets, the other reading zeros.
+            std::int64_t nl = 0;
             for (std::int64_t t = 0; t < nt; ++t) {
               const Tap& tp = ph.taps[static_cast<std::size_t>(t)];
-              const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(tp.rt)];
-              if (sl < 0) continue;
+              bool any = false;
+              for (std::int64_t j = 0; j < nlive; ++j)
+                any = any || slots.slot_of[static_cast<std::size_t>(live[j] * nslot + tp.rt)] >= 0;
+              if (!any) continue;
               // column c reads iw = q0 + c - off2, packed at iw - iw_lo
-              xs[static_cast<std::size_t>(nl)] = xp + sl * cxg * L + (a2.q0 - tp.off2 - iw_lo);
+              for (std::int64_t j = 0; j < nlive; ++j) {
+                const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(live[j] * nslot + tp.rt)];
+                xs[static_cast<std::size_t>(j * ntap_max + nl)] = (sl >= 0 ? xp + sl * cxg * L : zero) + (a2.q0 - tp.off2 - iw_lo);
+              }
               ws[static_cast<std::size_t>(nl++)] = wp + b * wblock + ph.wofs + t * cxg * MR;
             }
-            T* const yrow = y + (n * g.Cy + grp * cyg + co0) * Y + (od * g.y[1] + oh) * Yw;
-            T* out = direct ? yrow : st + ph.sofs;
             const std::int64_t ld = direct ? Y : stage;
-            std::int64_t c0 = 0;
-            for (; c0 + VT::W < a2.Q; c0 += NR) tile<T, MR, NV>(xs.data(), ws.data(), nl, c0, cxg, L, bv, out, ld);
-            // a last tile of one vector or less
-            if (c0 < a2.Q) tile<T, MR, 1>(xs.data(), ws.data(), nl, c0, cxg, L, bv, out, ld);
+            const auto out = [&](std::int64_t u) { return direct ? yrow[u] + co0 * Y : st + u * staged + ph.sofs; };
+#if LUCID_ISA_LEVEL == 2
+            if constexpr (R == 2)
+              if (nlive == 2 && VT::W < a2.Q && a2.Q <= NR) {
+                tile_two_rows<T, MR, false>(xs.data(), xs.data() + ntap_max, ws.data(), nl, cxg, L, bv, out(live[0]),
+                                            out(live[1]), ld, nullptr);
+                continue;
+              }
+#endif
+            for (std::int64_t j = 0; j < nlive; ++j) {
+              const T* const* xr = xs.data() + j * ntap_max;
+              T* o = out(live[j]);
+              std::int64_t c0 = 0;
+              for (; c0 + VT::W < a2.Q; c0 += NR) tile<T, MR, NV>(xr, ws.data(), nl, c0, cxg, L, bv, o, ld);
+              // a last tile of one vector or less
+              if (c0 < a2.Q) tile<T, MR, 1>(xr, ws.data(), nl, c0, cxg, L, bv, o, ld);
+            }
           }
           if (direct) continue;
-          for (int m = 0; m < mr; ++m) {
-            // phase p along the last axis is wph[p] (contiguous stores: indexed
-            // by a2->r the compiler scatters them, and write_row stalls on them)
-            for (std::size_t p = 0; p < rp.wph.size(); ++p) phrow[p] = st + m * stage + rp.wph[p].sofs;
-            write_row(g, ax[2], phrow.data(), y + (n * g.Cy + grp * cyg + co0 + m) * Y + (od * g.y[1] + oh) * Yw, stream);
-          }
+          for (std::int64_t j = 0; j < nlive; ++j)
+            for (int m = 0; m < mr; ++m) {
+              // phase p along the last axis is wph[p] (contiguous stores: indexed
+              // by a2->r the compiler scatters them, and write_row stalls on them)
+              for (std::size_t p = 0; p < rp.wph.size(); ++p) phrow[p] = st + live[j] * staged + m * stage + rp.wph[p].sofs;
+              write_row(g, ax[2], phrow.data(), yrow[live[j]] + (co0 + m) * Y, stream);
+            }
         }
       }
     }
@@ -385,7 +440,16 @@ void conv_scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bi
   if (short_rows) return scatter_tiles<T, 6, 1>(g, x, w, bias, y);
   std::vector<std::int64_t> rows;
   for (const AxisPhase& p : axis_phases(g, 2)) rows.push_back(p.Q);
-  with_wide_tile<T>(rows, cyg, [&](auto mr, auto nv) { scatter_tiles<T, mr(), nv()>(g, x, w, bias, y); });
+  with_wide_tile<T>(rows, cyg, [&](auto mr, auto nv) {
+#if LUCID_ISA_LEVEL == 2
+    // Phase rows one pair wide that would take 16 channels x one pair run
+    // two rows at a time, 8 channels x one pair of each: 10 loads per 16
+    // multiply-adds instead of 17, each weight serving two rows.
+    if constexpr (mr() == 16 && nv() == 2)
+      if (*std::max_element(rows.begin(), rows.end()) <= 2 * Vec<T>::W) return scatter_tiles<T, 8, 2, 2>(g, x, w, bias, y);
+#endif
+    scatter_tiles<T, mr(), nv()>(g, x, w, bias, y);
+  });
 }
 
 // Rows of (channel, tap) pairs number in the hundreds: 8 of them per tile
