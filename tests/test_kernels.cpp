@@ -1126,6 +1126,30 @@ TEST(Kernels, BlockedForwardStreamsLargeOutputs) {
   }
 }
 
+// Input gradients beyond the caches (over 4 MB) are written with streaming
+// stores: by the blocked gather (rows of 16, two at a time with AVX-512)
+// and by the one-pass backward (k = s = 2), into memory from 64-byte
+// boundaries as tensors' is.
+TEST(Kernels, BlockedGatherStreamsLargeResults) {
+  if (std::string(k::kernel_isa()) == "base") GTEST_SKIP() << "no blocked kernels without AVX2";
+  for (const Cubic& c : {Cubic{4, 64, 16, 16, 3, 2, 1}, Cubic{1, 16, 16, 40, 2, 2, 0}}) {
+    ConvGeom g = c.geom();
+    const auto [nx, ny, nw] = sizes(g);
+    ASSERT_GT(static_cast<double>(nx) * 4, 4.0e6);
+    std::mt19937 rng(81);
+    auto x = rand_vec<float>(nx, rng), y = rand_vec<float>(ny, rng), w = rand_vec<float>(nw, rng);
+    float* gx = static_cast<float*>(std::aligned_alloc(64, nx * sizeof(float)));
+    std::vector<float> gw(nw), want_x(nx), want_w(nw);
+    k::conv_transpose_backward<float>(g, x.data(), w.data(), y.data(), gx, gw.data());
+    const std::vector<float> got(gx, gx + nx);
+    std::free(gx);
+    k::conv_gather_reference<float>(g, y.data(), w.data(), nullptr, want_x.data());
+    k::conv_weight_grad_reference<float>(g, x.data(), y.data(), want_w.data());
+    EXPECT_LE(rel_err(got, want_x), 2e-6) << "Cx=" << c.Cx;
+    EXPECT_LE(rel_err(gw, want_w), 2e-6) << "Cx=" << c.Cx;
+  }
+}
+
 TEST(Kernels, DispatchedMatchesReference) {
   std::printf("direct kernels run as %s\n", k::kernel_isa());
   check<float>(kDispatch, 30, 100, 12);

@@ -469,13 +469,27 @@ void with_wide_tile(const std::vector<std::int64_t>& rows, std::int64_t channels
 #endif
 
 // Copies n values: vector moves and a scalar tail (rows of a few dozen
-// values, where a library call costs more than the copy).
+// values, where a library call costs more than the copy). With `stream`
+// (see streams()), streaming stores.
 template <class T>
-void copy_short(T* dst, const T* src, std::int64_t n) {
+void copy_short(T* dst, const T* src, std::int64_t n, bool stream = false) {
   using VT = Vec<T>;
   std::int64_t j = 0;
+  if (stream)
+    for (; j + VT::W <= n; j += VT::W) VT::stream(dst + j, VT::load(src + j));
   for (; j + VT::W <= n; j += VT::W) VT::store(dst + j, VT::load(src + j));
   for (; j < n; ++j) dst[j] = src[j];
+}
+
+// Whether a kernel writes its result (`bytes` in all, in rows of `row`
+// values from p) with streaming stores, which skip reading each line
+// before writing it: where the result lies beyond the caches (over 4 MB,
+// twice a core's L2 on the Intel Xeon) and every row starts on a 32-byte
+// boundary. The kernel ends each item with _mm_sfence().
+template <class T>
+bool streams(double bytes, std::int64_t row, const T* p) {
+  return bytes > 4.0e6 && (row * static_cast<std::int64_t>(sizeof(T))) % 32 == 0 &&
+         reinterpret_cast<std::uintptr_t>(p) % 32 == 0;
 }
 
 // Copies src[c_lo, c_hi) to dst[c_lo, c_hi) and zeros the rest of dst[0, L):

@@ -136,14 +136,12 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
   if (shared)
     for (std::int64_t grp = 0; grp < g.groups; ++grp)
       for (std::int64_t b = 0; b < coblocks; ++b) pack(wall + (grp * coblocks + b) * wblock, grp, b);
-  // Streaming stores for outputs beyond the caches (over 4 MB, twice a
-  // core's L2 on the Intel Xeon), when rows are aligned: they skip reading
-  // each line of y before writing it. U2's forward (32 MB) 5.9-6.6 ->
-  // 3.9-4.3 ms, U1's (8 MB) 2.0-2.2 -> 1.8-2.0, V1's (17 MB) 14.1-14.9 ->
-  // 13.5-14.2, K1's (4.2 MB) level (build/bench/kernel_time, two threads,
-  // alternating builds, minima); U2's measured level on the AMD EPYC Zen 4.
-  const bool stream = out_bytes > 4.0e6 && (Yw * sizeof(T)) % 32 == 0 &&
-                      reinterpret_cast<std::uintptr_t>(y) % 32 == 0;
+  // Streaming stores for outputs beyond the caches (streams()): U2's
+  // forward (32 MB) 5.9-6.6 -> 3.9-4.3 ms, U1's (8 MB) 2.0-2.2 -> 1.8-2.0,
+  // V1's (17 MB) 14.1-14.9 -> 13.5-14.2, K1's (4.2 MB) level
+  // (build/bench/kernel_time, two threads, alternating builds, minima),
+  // against a threshold of 64 MB; U2's measured level on the AMD EPYC Zen 4.
+  const bool stream = streams(out_bytes, Yw, y);
   // With one phase along the last axis (stride 1), whole blocks of channels
   // and tiles that end where the row does, the tiles store straight into y:
   // no staged rows, no copy.

@@ -64,12 +64,13 @@ struct GatherWeights {
 // One row of x from the y rows held in slots (yp: [slot][co][phase][Lp],
 // `pitch` = s2 * Lp per channel): every block of MR x channels, in tiles of
 // NV vectors along the row staged in st (MR rows of Xr), then copied to
-// xrow (channel c of the group at xrow + c * X). xs, ws: room for every tap.
-// The tiles step pf (as prefetch_next_row paces it).
+// xrow (channel c of the group at xrow + c * X; with `stream`, by
+// streaming stores). xs, ws: room for every tap. The tiles step pf (as
+// prefetch_next_row paces it).
 template <class T, int MR, int NV>
 void gather_row(const ConvGeom& g, const YRows& yr, const RowSlots& slots, const T* yp, std::int64_t Lp,
                 const GatherWeights<T, MR>& pw, std::int64_t grp, const T* bias, T* st, std::int64_t Xr, T* xrow,
-                const T** xs, const T** ws, PacedPrefetch& pf) {
+                const T** xs, const T** ws, PacedPrefetch& pf, bool stream) {
   using VT = Vec<T>;
   using V = typename VT::V;
   constexpr int NR = NV * VT::W;
@@ -94,7 +95,7 @@ void gather_row(const ConvGeom& g, const YRows& yr, const RowSlots& slots, const
     std::int64_t c0 = 0;
     for (; c0 + VT::W < Xw; c0 += NR) tile<T, MR, NV, true>(xs, ws, nl, c0, cyg, pitch, bv, st, Xr, &pf);
     if (c0 < Xw) tile<T, MR, 1, true>(xs, ws, nl, c0, cyg, pitch, bv, st, Xr, &pf);
-    for (int m = 0; m < mr; ++m) copy_short(xrow + (ci0 + m) * X, st + m * Xr, Xw);
+    for (int m = 0; m < mr; ++m) copy_short(xrow + (ci0 + m) * X, st + m * Xr, Xw, stream);
   }
 }
 
@@ -108,7 +109,7 @@ template <class T, int MR>
 void gather_two_rows(const ConvGeom& g, const YRows& yr, const RowSlots& slots, const T* yp, const T* zero,
                      std::int64_t Lp, const GatherWeights<T, MR>& pw, std::int64_t grp, const T* bias, T* st,
                      std::int64_t Xr, T* xrow_a, T* xrow_b, const T** xa, const T** xb, const T** ws,
-                     PacedPrefetch& pf) {
+                     PacedPrefetch& pf, bool stream) {
   using VT = Vec<T>;
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps(), nslot = g.k[0] * g.k[1];
   const std::int64_t X = g.x_spatial(), Xw = g.x[2], pitch = g.s[2] * Lp;
@@ -132,8 +133,8 @@ void gather_two_rows(const ConvGeom& g, const YRows& yr, const RowSlots& slots, 
     }
     tile_two_rows<T, MR, true>(xa, xb, ws, nl, cyg, pitch, bv, st, st + MR * Xr, Xr, &pf);
     for (int m = 0; m < mr; ++m) {
-      copy_short(xrow_a + (ci0 + m) * X, st + m * Xr, Xw);
-      copy_short(xrow_b + (ci0 + m) * X, st + (MR + m) * Xr, Xw);
+      copy_short(xrow_a + (ci0 + m) * X, st + m * Xr, Xw, stream);
+      copy_short(xrow_b + (ci0 + m) * X, st + (MR + m) * Xr, Xw, stream);
     }
   }
 }
@@ -220,6 +221,9 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
   // what it produces with them after the staged rows, 9.4% apart; the 128
   // -> 64 U-Net up-convolution's 11.9% and 9.0%).
   const bool apart = R == 2 && pw.rest_size() == 0;
+  // x beyond the caches: streaming stores (streams()), and no fetching of
+  // the rows of x the tiles will write.
+  const bool stream = streams(out_bytes, Xw, x);
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::int64_t it = 0; it < g.groups * chunks; ++it) {
     const std::int64_t ch = it % chunks, grp = it / chunks;
@@ -248,19 +252,20 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
       const std::int64_t row1 = row + nr, nr1 = row1 < r1 ? (R == 2 ? unit_rows(yr, row1, r1) : 1) : 0;
       if (nr1 > 0) want(row1, nr1, next);
       std::array<const T*, 2> also{};
-      for (std::int64_t r = 0; r < nr1; ++r) also[static_cast<std::size_t>(r)] = x + x_row_at(g, yr, grp, row1 + r);
+      for (std::int64_t r = 0; r < nr1 && !stream; ++r) also[static_cast<std::size_t>(r)] = x + x_row_at(g, yr, grp, row1 + r);
       prefetch_next_row<T, MR, NV>(g, yr, y, grp, slots, nr1 > 0 ? &next : nullptr, pw.blocks, pf, also);
       T* xrow = x + x_row_at(g, yr, grp, row);
 #if LUCID_ISA_LEVEL == 2
       if constexpr (R == 2)
         if (nr == 2) {
           gather_two_rows<T, MR>(g, yr, slots, yp, zero, Lp, pw, grp, bias, st, Xr, xrow,
-                                 x + x_row_at(g, yr, grp, row + 1), xs.data(), xs.data() + K, ws.data(), pf);
+                                 x + x_row_at(g, yr, grp, row + 1), xs.data(), xs.data() + K, ws.data(), pf, stream);
           continue;
         }
 #endif
-      gather_row<T, MR, NV>(g, yr, slots, yp, Lp, pw, grp, bias, st, Xr, xrow, xs.data(), ws.data(), pf);
+      gather_row<T, MR, NV>(g, yr, slots, yp, Lp, pw, grp, bias, st, Xr, xrow, xs.data(), ws.data(), pf, stream);
     }
+    if (stream) _mm_sfence();
   }
 }
 
@@ -606,6 +611,9 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
   pw.rest = sums + parts * nw;
   pw.pack(g, w);
   std::vector<PartialSums> bsum(gb ? static_cast<std::size_t>(parts * g.Cy) : 0);
+  // x's gradient beyond the caches: streaming stores (streams()), and no
+  // fetching of its rows before the tiles write them.
+  const bool stream = streams(static_cast<double>(g.N * g.Cx * X) * sizeof(T), Xw, gx);
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::int64_t it = 0; it < g.groups * parts; ++it) {
     const std::int64_t grp = it / parts, part = it % parts;
@@ -636,10 +644,10 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
       std::array<const T*, 2> also{};
       if (row + 1 < r1) {
         const std::int64_t at1 = x_row_at(g, yr, grp, row + 1);
-        also[0] = x + at1, also[1] = gx + at1;
+        also[0] = x + at1, also[1] = stream ? nullptr : gx + at1;
       }
       prefetch_next_row<T, MRg, NVg>(g, yr, y, grp, slots, row + 1 < r1 ? &next : nullptr, pw.blocks, pf, also);
-      gather_row<T, MRg, NVg>(g, yr, slots, yp, Lp, pw, grp, nullptr, st, Xr, gx + at, xs.data(), ws.data(), pf);
+      gather_row<T, MRg, NVg>(g, yr, slots, yp, Lp, pw, grp, nullptr, st, Xr, gx + at, xs.data(), ws.data(), pf, stream);
       pack_x_row(x + at, X, cxg, Xw, xt, cxp);
       for (std::int64_t kf = 0; kf < K; ++kf) {
         const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(kf / g.k[2])];
@@ -649,6 +657,7 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
         wgrad_rows<T, MRw, NVw>(yk, pitch, cyg, xt, cxp, Xw, G + kf * cyg * cxp);
       }
     }
+    if (stream) _mm_sfence();
   }
   // Into w[ci, co, k], the parts added in order.
   for (std::int64_t grp = 0; grp < g.groups; ++grp)
