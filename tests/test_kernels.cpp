@@ -709,6 +709,57 @@ TEST(Kernels, BlockedForwardTwoRowsMatchesReference) {
   check_forward_two_rows<double>(312);
 }
 
+// The gather at stride 1 as the blocked forward (taps reversed, channels'
+// roles exchanged, padding d (k - 1) - p), called directly in each
+// instruction set from AVX2 up: random channels (tiles of 1 to 16 and
+// padded ones), groups, bias, taps, dilation, padding within the taps'
+// span, rows of 12 to 40 and x cut short or long, float32 and float64,
+// its packed weights in scratch or (every third case) in spare memory of
+// w's size: against the reference, and bitwise the same on 1 and 2
+// threads. It declines (false, x untouched) at stride 2 and with padding
+// beyond the taps' span.
+template <class T>
+void check_gather_as_forward(int isa, std::uint32_t seed) {
+  using Fn = bool (*)(const ConvGeom&, const T*, const T*, const T*, T*, T*);
+  const Fn fn = isa == 2 ? &k::avx512::conv_gather_as_forward<T> : &k::avx2::conv_gather_as_forward<T>;
+  const double tol = sizeof(T) == 4 ? 2e-6 : 1e-13;
+  std::mt19937 rng(seed);
+  auto r = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int t = 0; t < 24; ++t) {
+    ConvGeom g = random_grouped(rng, {1, 40}, {1, 40}, {{{1, 4}, {1, 6}, {12, 40}}});
+    for (int a = 0; a < 3; ++a) {
+      g.k[a] = r(1, 4);
+      g.d[a] = r(1, 2);
+      g.pad[a] = r(0, static_cast<int>(g.d[a] * (g.k[a] - 1)));
+      const std::int64_t full = g.x[a] - 1 + g.d[a] * (g.k[a] - 1) + 1;
+      g.y[a] = std::max<std::int64_t>(1, full - 2 * g.pad[a] + r(0, 1));
+    }
+    const auto [nx, ny, nw] = sizes(g);
+    auto y = rand_vec<T>(ny, rng), w = rand_vec<T>(nw, rng), b = rand_vec<T>(static_cast<std::size_t>(g.Cx), rng);
+    const T* bias = t % 2 ? b.data() : nullptr;
+    std::vector<T> want(nx);
+    k::conv_gather_reference<T>(g, y.data(), w.data(), bias, want.data());
+    std::vector<T> spare(nw, std::numeric_limits<T>::quiet_NaN());
+    T* sp = t % 3 == 0 ? spare.data() : nullptr;
+    check_one_and_two_threads<T>(want, [&](T* x) { ASSERT_TRUE(fn(g, y.data(), w.data(), bias, x, sp)) << "case " << t; }, tol, t);
+    // Declined: stride 2 along one axis, or padding beyond the taps' span.
+    ConvGeom h = g;
+    if (t % 2) h.s[t % 3] = 2;
+    else h.pad[t % 3] = h.d[t % 3] * (h.k[t % 3] - 1) + 1;
+    std::vector<T> x(nx, T(7));
+    EXPECT_FALSE(fn(h, y.data(), w.data(), bias, x.data(), sp)) << "case " << t;
+    EXPECT_EQ(std::count(x.begin(), x.end(), T(7)), static_cast<std::ptrdiff_t>(nx)) << "case " << t;
+  }
+}
+
+TEST(Kernels, GatherAsForwardMatchesReference) {
+  each_isa([](int i) {
+    if (i == 0) return;  // no blocked forward without AVX2
+    check_gather_as_forward<float>(i, 320 + i);
+    check_gather_as_forward<double>(i, 330 + i);
+  });
+}
+
 // The one-pass backward (both gradients and the bias gradient from one copy
 // of each y row) where every y element belongs to one x position and tap
 // (k = s along each axis, 1 to 3, no padding), called directly in each
@@ -1012,7 +1063,11 @@ TEST(Kernels, DirectBackwardScratchWithinATenth) {
 // kernels there too). A U-Net up-convolution with fewer channels (L1's, on
 // 32^3) takes the one-pass backward with AVX-512: its copies of the weight
 // gradient count too; with AVX2 the shared-column halves, whose column
-// chunks kept 10.4% before they were sized to the bound.
+// chunks kept 10.4% before they were sized to the bound. D1's shape (stride
+// 1: the gather runs as the forward, its packed weights in the weight
+// gradient's memory; 12% while they took scratch) is measured for its
+// scratch alone (its reference takes long; the gather's results are
+// checked in GatherAsForwardMatchesReference).
 TEST(Kernels, BlockedBackwardScratchWithinATenth) {
   if (std::string(k::kernel_isa()) == "base") GTEST_SKIP() << "no blocked kernels without AVX2";
   const std::vector<Cubic> cases = {{4, 64, 32, 16, 4, 2, 1}, {1, 128, 64, 16, 2, 2, 0}, {1, 32, 16, 32, 2, 2, 0}};
@@ -1033,6 +1088,15 @@ TEST(Kernels, BlockedBackwardScratchWithinATenth) {
     EXPECT_LE(rel_err(gx, want_x), 2e-6) << "Cx=" << c.Cx;
     EXPECT_LE(rel_err(gw, want_w), 2e-6) << "Cx=" << c.Cx;
   }
+  const ConvGeom g = Cubic{1, 32, 32, 24, 3, 1, 2, 0, 2}.geom();
+  const auto [nx, ny, nw] = sizes(g);
+  std::mt19937 rng(95);
+  auto x = rand_vec<float>(nx, rng), y = rand_vec<float>(ny, rng), w = rand_vec<float>(nw, rng);
+  std::vector<float> gx(nx), gw(nw);
+  const double scratch = scratch_on_two_threads(
+      [&] { k::conv_transpose_backward<float>(g, x.data(), w.data(), y.data(), gx.data(), gw.data()); });
+  EXPECT_LE(scratch, 0.10 * static_cast<double>((nx + nw) * sizeof(float)))
+      << "D1: scratch " << scratch / static_cast<double>((nx + nw) * sizeof(float)) << " of what the backward produces";
 }
 
 // The blocked forward's scratch (packed weights, packed input rows, staged

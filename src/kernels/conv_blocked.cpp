@@ -46,8 +46,13 @@ struct Tap {
 // for each phase one pair wide, each weight it loads serving both rows
 // (the other row reading a slot of zeros for a tap only one of them
 // meets), the phases of other widths and rows alone as with R = 1.
+//
+// `flipped`: w holds the weights of the gather whose forward this is
+// (conv_gather_as_forward), [g.Cy][g.Cx / groups][K], taps reversed.
+// `spare` (or null): memory of w's size, not w, that weights packed once
+// for all threads may take where they fit.
 template <class T, int MR, int NV, int R = 1>
-void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, bool flipped, T* spare) {
   using VT = Vec<T>;
   using V = typename VT::V;
   constexpr int NR = NV * VT::W;
@@ -122,6 +127,9 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
   const BlockedSplit sp(g, coblocks, shared ? 0 : wblock * static_cast<std::int64_t>(sizeof(T)), out_bytes, nrows);
   const std::int64_t per_group = sp.per_group, bgroups = sp.bgroups, chunks = sp.chunks, items = sp.items;
   // Packed weights [group][block][row phase][w-phase][tap][ci][MR] (zero-padded channels).
+  const auto weight = [&](std::int64_t grp, std::int64_t ci, std::int64_t co, std::int64_t kf) {
+    return flipped ? w[((grp * cyg + co) * cxg + ci) * K + K - 1 - kf] : w[((grp * cxg + ci) * cyg + co) * K + kf];
+  };
   const auto pack = [&](T* dst, std::int64_t grp, std::int64_t b) {
     const std::int64_t co0 = b * MR, mr = std::min<std::int64_t>(MR, cyg - co0);
     for (const RowPhase& rp : rows)
@@ -130,9 +138,12 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
           for (std::int64_t ci = 0; ci < cxg; ++ci)
             for (int m = 0; m < MR; ++m)
               dst[ph.wofs + (static_cast<std::int64_t>(t) * cxg + ci) * MR + m] =
-                  m < mr ? w[((grp * cxg + ci) * cyg + co0 + m) * K + ph.taps[t].kf] : T(0);
+                  m < mr ? weight(grp, ci, co0 + m, ph.taps[t].kf) : T(0);
   };
-  T* wall = shared ? thread_scratch<T>(static_cast<std::size_t>(g.groups * coblocks * wblock), 1) : nullptr;
+  const std::int64_t wall_size = g.groups * coblocks * wblock;
+  T* wall = !shared ? nullptr
+            : spare && wall_size <= g.Cx * cyg * K ? spare
+                                                  : thread_scratch<T>(static_cast<std::size_t>(wall_size), 1);
   if (shared)
     for (std::int64_t grp = 0; grp < g.groups; ++grp)
       for (std::int64_t b = 0; b < coblocks; ++b) pack(wall + (grp * coblocks + b) * wblock, grp, b);
@@ -421,8 +432,6 @@ void taps_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) 
   }
 }
 
-}  // namespace
-
 // Tiles sized to the problem: as many channels as there are (up to 6), one
 // vector of positions when the phase rows are that short; otherwise the
 // least wasteful wide tile (with_wide_tile: 6 x 2 or 4 x 3 with AVX2; with
@@ -433,14 +442,20 @@ void taps_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) 
 // broadcast two weights per input vector (one thread, 32 -> 1 channel at
 // 32^3, 3^3 taps: 4.32 -> 2.81 ms, float64 7.34 -> 4.78; 16 -> 1, 2^3 taps
 // at stride 2: 0.54 -> 0.38).
+// `flipped` and `spare` as scatter_tiles.
 template <class T>
-void conv_scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+void scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, bool flipped, T* spare) {
   const std::int64_t cyg = g.cy_per_group();
   const bool short_rows = (g.y[2] + g.s[2] - 1) / g.s[2] <= Vec<T>::W;
-  if (cyg == 1) return short_rows ? scatter_tiles<T, 1, 1>(g, x, w, bias, y) : scatter_tiles<T, 1, 4>(g, x, w, bias, y);
-  if (cyg <= 2) return short_rows ? scatter_tiles<T, 2, 1>(g, x, w, bias, y) : scatter_tiles<T, 2, 2>(g, x, w, bias, y);
-  if (cyg <= 4) return short_rows ? scatter_tiles<T, 4, 1>(g, x, w, bias, y) : scatter_tiles<T, 4, 2>(g, x, w, bias, y);
-  if (short_rows) return scatter_tiles<T, 6, 1>(g, x, w, bias, y);
+  const auto run = [&](auto mr, auto nv) { scatter_tiles<T, mr(), nv()>(g, x, w, bias, y, flipped, spare); };
+  using std::integral_constant;
+  using I1 = integral_constant<int, 1>;
+  using I2 = integral_constant<int, 2>;
+  using I4 = integral_constant<int, 4>;
+  if (cyg == 1) return short_rows ? run(I1{}, I1{}) : run(I1{}, I4{});
+  if (cyg <= 2) return short_rows ? run(I2{}, I1{}) : run(I2{}, I2{});
+  if (cyg <= 4) return short_rows ? run(I4{}, I1{}) : run(I4{}, I2{});
+  if (short_rows) return run(integral_constant<int, 6>{}, I1{});
   std::vector<std::int64_t> rows;
   for (const AxisPhase& p : axis_phases(g, 2)) rows.push_back(p.Q);
   with_wide_tile<T>(rows, cyg, [&](auto mr, auto nv) {
@@ -449,10 +464,40 @@ void conv_scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bi
     // two rows at a time, 8 channels x one pair of each: 10 loads per 16
     // multiply-adds instead of 17, each weight serving two rows.
     if constexpr (mr() == 16 && nv() == 2)
-      if (*std::max_element(rows.begin(), rows.end()) <= 2 * Vec<T>::W) return scatter_tiles<T, 8, 2, 2>(g, x, w, bias, y);
+      if (*std::max_element(rows.begin(), rows.end()) <= 2 * Vec<T>::W)
+        return scatter_tiles<T, 8, 2, 2>(g, x, w, bias, y, flipped, spare);
 #endif
-    scatter_tiles<T, mr(), nv()>(g, x, w, bias, y);
+    run(mr, nv);
   });
+}
+
+}  // namespace
+
+template <class T>
+void conv_scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  scatter_blocked<T>(g, x, w, bias, y, false, nullptr);
+}
+
+// The gather (x = conv(y, w) + b) at stride 1 is the forward of a
+// transposed convolution from y to x with the taps reversed, the channels'
+// roles exchanged and padding d (k - 1) - p: the blocked forward runs it,
+// reading w in the gather's layout as it packs (measured in
+// conv_dispatch.cpp, gather_as_forward). False, having done nothing, at
+// other strides and where the padding passes the taps' span. `spare` (or
+// null) as scatter_tiles: in the backward, the weight gradient's memory.
+template <class T>
+bool conv_gather_as_forward(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x, T* spare) {
+  ConvGeom f = g;
+  for (int a = 0; a < 3; ++a) {
+    if (g.s[a] != 1 || g.d[a] * (g.k[a] - 1) < g.pad[a]) return false;
+    f.x[a] = g.y[a];
+    f.y[a] = g.x[a];
+    f.pad[a] = g.d[a] * (g.k[a] - 1) - g.pad[a];
+  }
+  f.Cx = g.Cy;
+  f.Cy = g.Cx;
+  scatter_blocked<T>(f, y, w, bias, x, true, spare);
+  return true;
 }
 
 // Rows of (channel, tap) pairs number in the hundreds: 8 of them per tile
@@ -481,6 +526,10 @@ template <class T>
 void conv_scatter_taps_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   conv_scatter_taps<T>(g, x, w, bias, y);
 }
+template <class T>
+bool conv_gather_as_forward(const ConvGeom&, const T*, const T*, const T*, T*, T*) {
+  return false;
+}
 }  // namespace lucid::kernels::LUCID_ISA
 
 #endif
@@ -490,5 +539,8 @@ template void conv_scatter_blocked<float>(const ConvGeom&, const float*, const f
 template void conv_scatter_blocked<double>(const ConvGeom&, const double*, const double*, const double*, double*);
 template void conv_scatter_taps_blocked<float>(const ConvGeom&, const float*, const float*, const float*, float*);
 template void conv_scatter_taps_blocked<double>(const ConvGeom&, const double*, const double*, const double*, double*);
+template bool conv_gather_as_forward<float>(const ConvGeom&, const float*, const float*, const float*, float*, float*);
+template bool conv_gather_as_forward<double>(const ConvGeom&, const double*, const double*, const double*, double*,
+                                             double*);
 }  // namespace lucid::kernels::LUCID_ISA
 LUCID_ISA_END

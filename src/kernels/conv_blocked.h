@@ -16,6 +16,11 @@ namespace lucid::kernels {
   void conv_scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y); \
   template <class T>                                                                        \
   void conv_scatter_taps_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y); \
+  /* the gather at stride 1 as the blocked forward (false, having done nothing, elsewhere: */ \
+  /* another stride, padding beyond the taps' span, or no AVX2), free to use `spare` */     \
+  /* (w's size, not w; or null) for its packed weights */                                   \
+  template <class T>                                                                        \
+  bool conv_gather_as_forward(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x, T* spare = nullptr); \
   template <class T>                                                                        \
   void conv_gather_blocked(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x);  \
   /* the same, free to use `spare` (w's size, not w) as scratch */                           \
