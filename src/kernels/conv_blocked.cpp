@@ -482,7 +482,7 @@ void conv_scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bi
 // transposed convolution from y to x with the taps reversed, the channels'
 // roles exchanged and padding d (k - 1) - p: the blocked forward runs it,
 // reading w in the gather's layout as it packs (measured in
-// conv_dispatch.cpp, gather_as_forward). False, having done nothing, at
+// conv_blocked_grad.cpp, conv_gather_blocked_reusing). False, having done nothing, at
 // other strides and where the padding passes the taps' span. `spare` (or
 // null) as scatter_tiles: in the backward, the weight gradient's memory.
 template <class T>
@@ -499,6 +499,9 @@ bool conv_gather_as_forward(const ConvGeom& g, const T* y, const T* w, const T* 
   scatter_blocked<T>(f, y, w, bias, x, true, spare);
   return true;
 }
+template bool conv_gather_as_forward<float>(const ConvGeom&, const float*, const float*, const float*, float*, float*);
+template bool conv_gather_as_forward<double>(const ConvGeom&, const double*, const double*, const double*, double*,
+                                             double*);
 
 // Rows of (channel, tap) pairs number in the hundreds: 8 of them per tile
 // where the registers hold 8 x 2 accumulators (AVX-512), else 6.
@@ -526,10 +529,6 @@ template <class T>
 void conv_scatter_taps_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
   conv_scatter_taps<T>(g, x, w, bias, y);
 }
-template <class T>
-bool conv_gather_as_forward(const ConvGeom&, const T*, const T*, const T*, T*, T*) {
-  return false;
-}
 }  // namespace lucid::kernels::LUCID_ISA
 
 #endif
@@ -539,8 +538,5 @@ template void conv_scatter_blocked<float>(const ConvGeom&, const float*, const f
 template void conv_scatter_blocked<double>(const ConvGeom&, const double*, const double*, const double*, double*);
 template void conv_scatter_taps_blocked<float>(const ConvGeom&, const float*, const float*, const float*, float*);
 template void conv_scatter_taps_blocked<double>(const ConvGeom&, const double*, const double*, const double*, double*);
-template bool conv_gather_as_forward<float>(const ConvGeom&, const float*, const float*, const float*, float*, float*);
-template bool conv_gather_as_forward<double>(const ConvGeom&, const double*, const double*, const double*, double*,
-                                             double*);
 }  // namespace lucid::kernels::LUCID_ISA
 LUCID_ISA_END

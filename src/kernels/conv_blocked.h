@@ -17,8 +17,8 @@ namespace lucid::kernels {
   template <class T>                                                                        \
   void conv_scatter_taps_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y); \
   /* the gather at stride 1 as the blocked forward (false, having done nothing, elsewhere: */ \
-  /* another stride, padding beyond the taps' span, or no AVX2), free to use `spare` */     \
-  /* (w's size, not w; or null) for its packed weights */                                   \
+  /* another stride or padding beyond the taps' span; AVX2 and up only, where the blocked */  \
+  /* gather calls it), free to use `spare` (w's size, not w; or null) for its packed weights */ \
   template <class T>                                                                        \
   bool conv_gather_as_forward(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x, T* spare = nullptr); \
   template <class T>                                                                        \

@@ -695,9 +695,17 @@ bool onepass_tiles(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx,
 // input channel, a network's first layer, takes one channel by four
 // vectors: one thread, 1 -> 16 channels at 32^3, 3^3 taps, 2.62 -> 1.62
 // ms; 1 -> 32 5.08 -> 3.09), one vector of positions for short rows,
-// otherwise the least wasteful wide tile.
+// otherwise the least wasteful wide tile. At stride 1 (padding within the
+// taps' span) the blocked forward runs it instead (conv_gather_as_forward,
+// its packed weights in `spare` where given): K1's gather
+// (build/bench/kernel_time 1 32 32 32 3 1 1 0 1 1 float32 gather 10, two
+// threads, alternating builds, minima) 6.21-6.68 -> 6.05-6.23 ms, D1's
+// 2.87-3.06 -> 2.86-2.94; K1's backward 12.1-12.9 -> 11.4-12.0, D1's
+// 5.6-5.9 -> 5.2-5.5; with AVX2 D1's gather 3.72-3.86 -> 3.50-3.58 and
+// K1's level; K1's in float64 14.5 -> 13.5.
 template <class T>
 void conv_gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x, T* spare) {
+  if (conv_gather_as_forward<T>(g, y, w, bias, x, spare)) return;
   const std::int64_t cxg = g.cx_per_group();
   const bool short_rows = g.x[2] <= Vec<T>::W;
   if (cxg == 1)

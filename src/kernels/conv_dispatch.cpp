@@ -248,29 +248,10 @@ void conv_scatter(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y
   if (use_taps_blocked(g, sizeof(T))) { LUCID_DIRECT(conv_scatter_taps_blocked, g, x, w, bias, y) }
   return conv_scatter_taps(g, x, w, bias, y);
 }
-namespace {
-// The gather at stride 1 as the blocked forward (conv_gather_as_forward),
-// where the instruction set has it; false, having done nothing, elsewhere.
-// The forward's tiles run K1's gather (build/bench/kernel_time 1 32 32 32
-// 3 1 1 0 1 1 float32 gather 10, two threads, alternating builds, minima)
-// in 6.05-6.23 ms against 6.21-6.68 for the blocked gather, D1's in
-// 2.86-2.94 against 2.87-3.06; K1's backward 12.1-12.9 -> 11.4-12.0, D1's
-// 5.6-5.9 -> 5.2-5.5; with AVX2 D1's gather 3.72-3.86 -> 3.50-3.58 and
-// K1's level; K1's in float64 14.5 -> 13.5.
-template <class T>
-bool gather_as_forward(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x, T* spare = nullptr) {
-  switch (isa()) {
-    case Isa::Avx512: return avx512::conv_gather_as_forward<T>(g, y, w, bias, x, spare);
-    case Isa::Avx2: return avx2::conv_gather_as_forward<T>(g, y, w, bias, x, spare);
-    default: return false;
-  }
-}
-}  // namespace
 template <class T>
 void conv_gather(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
   if (!gemm_supported(g)) return conv_gather_reference(g, y, w, bias, x);
   if (use_depthwise(g)) { LUCID_DIRECT(conv_gather_depthwise, g, y, w, bias, x) }
-  if (use_blocked_gather(g) && gather_as_forward(g, y, w, bias, x)) return;
   if (use_blocked_gather(g)) { LUCID_DIRECT(conv_gather_blocked, g, y, w, bias, x) }
   if (use_direct_backward(g, sizeof(T))) { LUCID_DIRECT(conv_backward_direct, g, nullptr, w, y, bias, x, nullptr) }
   if (!use_direct(g)) return conv_gather_gemm(g, y, w, bias, x);
@@ -357,9 +338,8 @@ void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T*
     else conv_backward_gemm(g, x, w, y, gx, gw);
   } else if (gx && gw && gemm_supported(g) && use_blocked_gather(g)) {
     // The weight gradient, computed after, overwrites all of gw: until then
-    // the gather (blocked, or at stride 1 as the forward) keeps its packed
-    // weights there.
-    if (!gather_as_forward<T>(g, y, w, nullptr, gx, gw)) gather_blocked_reusing<T>(g, y, w, gx, gw);
+    // the gather (at stride 1 as the forward) keeps its packed weights there.
+    gather_blocked_reusing<T>(g, y, w, gx, gw);
     conv_weight_grad<T>(g, x, y, gw);
   } else {
     if (gx) conv_gather<T>(g, y, w, nullptr, gx);
