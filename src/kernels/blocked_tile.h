@@ -99,6 +99,21 @@ struct Vec<double> {
 // 512 bits wide, in half the time).
 template <class T>
 struct Vec512;
+// The last two steps of a transpose in 512-bit registers of PT (Vec512):
+// q[i * G + c] holds, in 128-bit lane k, the rows of group i (of 4) of
+// column G * k + c; r[G * k + c] gets that whole column.
+template <class PT>
+void transpose_lanes(const typename PT::V* q, typename PT::V* r) {
+  constexpr int G = PT::W / 4;
+  for (int c = 0; c < G; ++c) {
+    const typename PT::V a = PT::even(q[c], q[G + c]), b = PT::even(q[2 * G + c], q[3 * G + c]);
+    const typename PT::V e = PT::odd(q[c], q[G + c]), f = PT::odd(q[2 * G + c], q[3 * G + c]);
+    r[c] = PT::even(a, b);
+    r[2 * G + c] = PT::odd(a, b);
+    r[G + c] = PT::even(e, f);
+    r[3 * G + c] = PT::odd(e, f);
+  }
+}
 template <>
 struct Vec512<float> {
   using V = __m512;
@@ -111,6 +126,42 @@ struct Vec512<float> {
   static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
   static V spread(Vec<float>::V h) { return _mm512_set1_ps(_mm256_cvtss_f32(h)); }  // h: one value in every lane
   static Vec<float>::V low(V v) { return __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7); }  // its first vector, no instruction
+  static V load_lanes(const float* p, unsigned m) { return _mm512_maskz_loadu_ps(static_cast<__mmask16>(m), p); }
+  static void store_lanes(float* p, unsigned m, V v) { _mm512_mask_storeu_ps(p, static_cast<__mmask16>(m), v); }
+  static V lo(V a, V b) {  // within each 128-bit lane: a's first two, b's first two (shuffle_ps 0x44)
+    return __builtin_shufflevector(a, b, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
+  }
+  static V hi(V a, V b) {  // the last two (0xEE)
+    return __builtin_shufflevector(a, b, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+  }
+  static V even(V a, V b) {  // 128-bit lanes 0, 2 of a and of b (shuffle_f32x4 0x88): transpose_lanes
+    return __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+  }
+  static V odd(V a, V b) {  // lanes 1, 3 (0xDD)
+    return __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+  }
+  // r[i][j] becomes r[j][i] (16 x 16): pairs, then quads within each
+  // 128-bit lane, then the lanes in two steps. (As vector shuffles: GCC 12's
+  // intrinsics for these warn of an undefined operand they never read.)
+  static void transpose(V* r) {
+    V t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {  // unpacklo, unpackhi
+      t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29);
+      t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 18, 3, 19, 6, 22, 7, 23, 10, 26, 11, 27, 14, 30, 15, 31);
+    }
+    for (int i = 0; i < 16; i += 4) {  // u[i + c], lane k: rows i .. i + 3 of column 4k + c
+      u[i] = lo(t[i], t[i + 2]);
+      u[i + 1] = hi(t[i], t[i + 2]);
+      u[i + 2] = lo(t[i + 1], t[i + 3]);
+      u[i + 3] = hi(t[i + 1], t[i + 3]);
+    }
+    transpose_lanes<Vec512<float>>(u, r);
+  }
+  static void deinterleave(V a, V b, V& even, V& odd) {
+    const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    even = _mm512_permutex2var_ps(a, ie, b);
+    odd = _mm512_permutex2var_ps(a, _mm512_add_epi32(ie, _mm512_set1_epi32(1)), b);
+  }
 };
 template <>
 struct Vec512<double> {
@@ -124,6 +175,25 @@ struct Vec512<double> {
   static void store(double* p, V v) { _mm512_storeu_pd(p, v); }
   static V spread(Vec<double>::V h) { return _mm512_set1_pd(_mm256_cvtsd_f64(h)); }
   static Vec<double>::V low(V v) { return __builtin_shufflevector(v, v, 0, 1, 2, 3); }
+  static V load_lanes(const double* p, unsigned m) { return _mm512_maskz_loadu_pd(static_cast<__mmask8>(m), p); }
+  static void store_lanes(double* p, unsigned m, V v) { _mm512_mask_storeu_pd(p, static_cast<__mmask8>(m), v); }
+  static V even(V a, V b) { return __builtin_shufflevector(a, b, 0, 1, 4, 5, 8, 9, 12, 13); }  // 128-bit lanes 0, 2
+  static V odd(V a, V b) { return __builtin_shufflevector(a, b, 2, 3, 6, 7, 10, 11, 14, 15); }  // lanes 1, 3
+  // r[i][j] becomes r[j][i] (8 x 8): pairs within each 128-bit lane, then
+  // the lanes in two steps (as vector shuffles, as above)
+  static void transpose(V* r) {
+    V t[8];
+    for (int i = 0; i < 8; i += 2) {  // t[i + c], lane k: rows i, i + 1 of column 2k + c
+      t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 2, 10, 4, 12, 6, 14);
+      t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 1, 9, 3, 11, 5, 13, 7, 15);
+    }
+    transpose_lanes<Vec512<double>>(t, r);
+  }
+  static void deinterleave(V a, V b, V& even, V& odd) {
+    const __m512i ie = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    even = _mm512_permutex2var_pd(a, ie, b);
+    odd = _mm512_permutex2var_pd(a, _mm512_add_epi64(ie, _mm512_set1_epi64(1)), b);
+  }
 };
 // NV vectors of T as the widest registers that hold them whole: pairs where
 // there are 512-bit registers and NV is even (Pairs<T, NV>::VT, N of them).
@@ -698,6 +768,32 @@ struct YRows {
   // pairs split in registers.
   template <class T>
   void pack_pair(const T* src, T* d0, T* d1, std::int64_t Lp) const {
+#if LUCID_ISA_LEVEL == 2
+    // With AVX-512, all of it in 512-bit registers: loads masked to the row
+    // (zeros in the lanes outside it, so the padding comes with them), each
+    // pair split by two permutes, stores masked to Lp. The element-by-element
+    // edges and zero fills below cost as much as the rest (V1's gather spent
+    // 12% of its time packing).
+    using PT = Vec512<T>;
+    constexpr std::int64_t P = PT::W;
+    const std::int64_t Yw = g.y[2];
+    const auto lanes = [P](std::int64_t lo, std::int64_t hi) {  // lanes [lo, hi) of [0, P)
+      lo = std::clamp<std::int64_t>(lo, 0, P), hi = std::clamp<std::int64_t>(hi, 0, P);
+      return hi > lo ? ((1u << hi) - 1u) & ~((1u << lo) - 1u) : 0u;
+    };
+    const auto part = [&](std::int64_t at) {  // y[at, at + P) where inside the row, else zeros
+      const unsigned m = lanes(-at, Yw - at);
+      return m ? PT::load_lanes(src + at, m) : PT::zero();
+    };
+    for (std::int64_t j0 = 0; j0 < Lp; j0 += P) {
+      const std::int64_t at = 2 * (j0 - B);  // d0[j] = y[2 * (j - B)], d1[j] = y[2 * (j - B) + 1]
+      typename PT::V e, o;
+      PT::deinterleave(part(at), part(at + P), e, o);
+      const unsigned m = lanes(0, Lp - j0);
+      PT::store_lanes(d0 + j0, m, e);
+      PT::store_lanes(d1 + j0, m, o);
+    }
+#else
     using VT = Vec<T>;
     constexpr std::int64_t W = VT::W;
     const std::int64_t Yw = g.y[2];
@@ -716,6 +812,7 @@ struct YRows {
     for (std::int64_t i = j; i < hi1; ++i) d1[i] = so[2 * i + 1];
     for (std::int64_t i = hi0; i < Lp; ++i) d0[i] = T(0);
     for (std::int64_t i = hi1; i < Lp; ++i) d1[i] = T(0);
+#endif
   }
   // Copies y row `key` of group grp (channels co < cyg) into dst: element j of
   // phase r of channel co at co * sc + r * sr + j, for j < Lp. With `burst`,
@@ -753,44 +850,50 @@ struct YRows {
       }
   }
   // The same row channel-last, into a dst that holds zeros: element j of
-  // phase r of channel co at r * sr + j * cs + co (cs >= cyg). Whole vectors
-  // of channels and positions are transposed in registers (stride 2 split
-  // in them too); the rest is copied one value at a time.
+  // phase r of channel co at r * sr + j * cs + co (cs >= cyg). Blocks of W
+  // channels x W positions of y go through register transposes (512 bits
+  // wide with AVX-512), each position's vector stored where its phase and
+  // element put it (so no split by phase first); blocks cut short by the
+  // row's end or the last channel are read through a zeroed copy. Channels
+  // whose block would pass cs are copied one value at a time. Splitting by
+  // phase before two transposes of 8 took 2.5 times the shuffles (V1's
+  // weight gradient 12.3-13.8 ms against 11.9-12.3); positions left to
+  // one-by-one copies took more (D1's rows of 24 with blocks of 16: its
+  // backward 6.3 ms against 5.1).
   template <class T>
   void pack_channel_last(const T* y, std::int64_t grp, std::int64_t key, std::int64_t Lp, T* dst, std::int64_t sr,
                          std::int64_t cs) const {
+#if LUCID_ISA_LEVEL == 2
+    using VT = Vec512<T>;
+#else
     using VT = Vec<T>;
+#endif
     constexpr std::int64_t W = VT::W;
     const std::int64_t cyg = g.cy_per_group(), Y = g.y_spatial(), Yw = g.y[2], s2 = g.s[2];
     const T* src = row_of(y, grp, key);
-    const std::int64_t lo = std::min(B, Lp);
-    std::int64_t jv = lo, cv = 0;  // positions [lo, jv) of channels [0, cv) go through registers
-    if (s2 <= 2) {
-      const std::int64_t all = std::clamp<std::int64_t>(B + Yw / s2, lo, Lp);  // every phase inside y
-      jv = lo + (all - lo) / W * W;
-      cv = cyg / W * W;
-    }
-    typename VT::V r[W], q[W];
-    for (std::int64_t co0 = 0; co0 < cv; co0 += W)
-      for (std::int64_t j0 = lo; j0 < jv; j0 += W) {
-        for (std::int64_t c = 0; c < W; ++c) {
-          const T* sp = src + (co0 + c) * Y + (j0 - B) * s2;
-          if (s2 == 1) r[c] = VT::load(sp);
-          else VT::deinterleave(VT::load(sp), VT::load(sp + W), r[c], q[c]);
+    const auto at = [&](std::int64_t o) { return (o % s2) * sr + (B + o / s2) * cs; };  // y position o
+    // positions whose element lies below Lp
+    const std::int64_t oend = std::clamp<std::int64_t>((Lp - B) * s2, 0, Yw);
+    typename VT::V r[W];
+    alignas(64) T part[W * W];
+    std::int64_t co0 = 0;
+    for (; co0 < cyg && co0 + W <= cs; co0 += W) {
+      const std::int64_t nc = std::min(W, cyg - co0);
+      for (std::int64_t o0 = 0; o0 < oend; o0 += W) {
+        const std::int64_t n = std::min(W, oend - o0);
+        if (nc == W && n == W) {
+          for (std::int64_t c = 0; c < W; ++c) r[c] = VT::load(src + (co0 + c) * Y + o0);
+        } else {
+          std::fill(part, part + W * W, T(0));
+          for (std::int64_t c = 0; c < nc; ++c) std::copy_n(src + (co0 + c) * Y + o0, n, part + c * W);
+          for (std::int64_t c = 0; c < W; ++c) r[c] = VT::load(part + c * W);
         }
         VT::transpose(r);
-        for (std::int64_t j = 0; j < W; ++j) VT::store(dst + (j0 + j) * cs + co0, r[j]);
-        if (s2 == 2) {
-          VT::transpose(q);
-          for (std::int64_t j = 0; j < W; ++j) VT::store(dst + sr + (j0 + j) * cs + co0, q[j]);
-        }
+        for (std::int64_t i = 0; i < n; ++i) VT::store(dst + at(o0 + i) + co0, r[i]);
       }
-    for (std::int64_t co = 0; co < cyg; ++co)
-      for (std::int64_t ph = 0; ph < s2; ++ph) {
-        const T* so = src + co * Y + ph - B * s2;
-        T* d = dst + ph * sr + co;
-        for (std::int64_t j = co < cv ? jv : lo, hi = phase_end(ph, Lp); j < hi; ++j) d[j * cs] = so[j * s2];
-      }
+    }
+    for (std::int64_t co = co0; co < cyg; ++co)
+      for (std::int64_t o = 0; o < oend; ++o) dst[at(o) + co] = src[co * Y + o];
     prefetch_next(src, key);
   }
 
