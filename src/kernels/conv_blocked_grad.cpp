@@ -16,6 +16,8 @@
 #include <numeric>
 #include <vector>
 
+#include <omp.h>
+
 #include "conv_blocked.h"
 #include "conv_phases.h"
 #include "partial_sums.h"
@@ -213,8 +215,15 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
   pw.rest = thread_scratch<T>(static_cast<std::size_t>(pw.rest_size()), 1);
   pw.pack(g, w);
   // Items are (group, chunk of rows): with no per-item weights, one block
-  // group holds every block.
-  const std::int64_t chunks = BlockedSplit(g, pw.blocks, 0, out_bytes, nrows).chunks;
+  // group holds every block. Where neighbouring planes of x meet common y
+  // planes, chunks span 8 planes or more (while each thread still gets two
+  // or more): a thread's next plane then finds those y planes in its cache.
+  // In chunks of two planes a thread's chunks lay apart and read y from
+  // memory half as often again (V1's gather 16.5-17.6 ms in 32 chunks,
+  // 15.6-16.0 in 8).
+  std::int64_t chunks = BlockedSplit(g, pw.blocks, 0, out_bytes, nrows).chunks;
+  if ((g.k[0] - 1) * g.d[0] >= g.s[0])
+    chunks = std::min(chunks, std::max<std::int64_t>(2 * omp_get_max_threads(), nrows / (8 * g.x[1])));
   // Two rows' slots go to the thread's other buffer where the weights need
   // no room there (every block in spare): the weight gradient's share of
   // the gradient fills it in the same backward (V1's backward kept 10.5% of
