@@ -217,24 +217,43 @@ struct Pairs {
 // waits on the memory as a copy would (the gather's y rows: 64 lines at once
 // gained nothing, one every few products most of the copy's time).
 struct PacedPrefetch {
-  std::vector<const char*> from;  // per range: its first line, and how many
-  std::vector<std::int64_t> lines;
-  std::size_t at = 0;
-  std::int64_t line = 0, per = 0, total = 0;
-  void clear() { from.clear(), lines.clear(), at = 0, line = 0, per = 0, total = 0; }
-  void add(const void* p, std::int64_t bytes) {
-    if (bytes <= 0) return;
-    const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p);
-    const std::uintptr_t first = a & ~std::uintptr_t(63), last = (a + static_cast<std::uintptr_t>(bytes) - 1) & ~std::uintptr_t(63);
-    from.push_back(reinterpret_cast<const char*>(first));
-    lines.push_back(static_cast<std::int64_t>((last - first) / 64 + 1));
-    total += lines.back();
+  struct Range {  // `rows` byte ranges, `stride` apart
+    const char* p;
+    std::int64_t bytes, rows, stride;
+  };
+  std::vector<Range> ranges;
+  std::size_t at = 0;                              // the range, its row, and that row's next and last line
+  std::int64_t row = 0;
+  std::uintptr_t line = 0, last = 0;
+  std::int64_t per = 0, total = 0;
+  void clear() { ranges.clear(), at = 0, row = 0, line = 0, last = 0, per = 0, total = 0; }
+  // rows ranges of `bytes` from p, `stride` bytes apart (a row's channels,
+  // say: one entry for them all)
+  void add(const void* p, std::int64_t bytes, std::int64_t rows = 1, std::int64_t stride = 0) {
+    if (bytes <= 0 || rows <= 0) return;
+    const char* c = static_cast<const char*>(p);
+    ranges.push_back({c, bytes, rows, stride});
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(c + r * stride);
+      total += static_cast<std::int64_t>(((a + static_cast<std::uintptr_t>(bytes) - 1) >> 6) - (a >> 6) + 1);
+    }
   }
   void pace(std::int64_t steps) { per = steps > 0 ? (total + steps - 1) / steps : total; }
   void step() {
-    for (std::int64_t i = 0; i < per && at < from.size(); ++i) {
-      _mm_prefetch(from[at] + line * 64, _MM_HINT_T0);
-      if (++line == lines[at]) ++at, line = 0;
+    for (std::int64_t i = 0; i < per && at < ranges.size(); ++i) {
+      const Range& r = ranges[at];
+      if (line == 0) {
+        const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(r.p + row * r.stride);
+        line = a & ~std::uintptr_t(63);
+        last = (a + static_cast<std::uintptr_t>(r.bytes) - 1) & ~std::uintptr_t(63);
+      }
+      _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T0);
+      if (line != last) {
+        line += 64;
+        continue;
+      }
+      line = 0;
+      if (++row == r.rows) row = 0, ++at;
     }
   }
 };
@@ -907,9 +926,8 @@ struct YRows {
       if (key < 0 || std::find(held.key.begin(), held.key.end(), key) != held.key.end() ||
           std::find(want.begin(), it, key) != it)  // held, or named before
         continue;
-      const T* src = row_of(y, grp, key);
-      for (std::int64_t co = 0; co < g.cy_per_group(); ++co)
-        pf.add(src + co * g.y_spatial(), g.y[2] * static_cast<std::int64_t>(sizeof(T)));
+      const std::int64_t sz = static_cast<std::int64_t>(sizeof(T));
+      pf.add(row_of(y, grp, key), g.y[2] * sz, g.cy_per_group(), g.y_spatial() * sz);
     }
   }
 

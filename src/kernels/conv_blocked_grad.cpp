@@ -160,10 +160,9 @@ void prefetch_next_row(const ConvGeom& g, const YRows& yr, const T* y, std::int6
                        const std::array<const T*, 2>& also = {}) {
   pf.clear();
   if (next) yr.prefetch_missing(y, grp, next->want, slots, pf);
+  const std::int64_t sz = static_cast<std::int64_t>(sizeof(T));
   for (const T* row : also)  // a row of x or of its gradient: the group's channels
-    if (row)
-      for (std::int64_t c = 0; c < g.cx_per_group(); ++c)
-        pf.add(row + c * g.x_spatial(), g.x[2] * static_cast<std::int64_t>(sizeof(T)));
+    if (row) pf.add(row, g.x[2] * sz, g.cx_per_group(), g.x_spatial() * sz);
   const std::int64_t NR = NV * Vec<T>::W, Xw = g.x[2];
   std::int64_t tiles = 0, c0 = 0, nl = 0;  // as gather_row walks the row, and its live taps
   for (; c0 + Vec<T>::W < Xw; c0 += NR) ++tiles;
