@@ -890,7 +890,14 @@ struct YRows {
     constexpr std::int64_t W = VT::W;
     const std::int64_t cyg = g.cy_per_group(), Y = g.y_spatial(), Yw = g.y[2], s2 = g.s[2];
     const T* src = row_of(y, grp, key);
-    const auto at = [&](std::int64_t o) { return (o % s2) * sr + (B + o / s2) * cs; };  // y position o
+    // Where y position o goes: phase o % s2, element B + o / s2 (a division
+    // once per block, then steps).
+    struct At {
+      std::int64_t ph, j;
+    };
+    const auto step = [&](At& a) {
+      if (++a.ph == s2) a.ph = 0, ++a.j;
+    };
     // positions whose element lies below Lp
     const std::int64_t oend = std::clamp<std::int64_t>((Lp - B) * s2, 0, Yw);
     typename VT::V r[W];
@@ -908,11 +915,14 @@ struct YRows {
           for (std::int64_t c = 0; c < W; ++c) r[c] = VT::load(part + c * W);
         }
         VT::transpose(r);
-        for (std::int64_t i = 0; i < n; ++i) VT::store(dst + at(o0 + i) + co0, r[i]);
+        At a{o0 % s2, B + o0 / s2};
+        for (std::int64_t i = 0; i < n; ++i, step(a)) VT::store(dst + a.ph * sr + a.j * cs + co0, r[i]);
       }
     }
-    for (std::int64_t co = co0; co < cyg; ++co)
-      for (std::int64_t o = 0; o < oend; ++o) dst[at(o) + co] = src[co * Y + o];
+    for (std::int64_t co = co0; co < cyg; ++co) {
+      At a{0, B};
+      for (std::int64_t o = 0; o < oend; ++o, step(a)) dst[a.ph * sr + a.j * cs + co] = src[co * Y + o];
+    }
     prefetch_next(src, key);
   }
 
