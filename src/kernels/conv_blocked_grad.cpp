@@ -509,9 +509,7 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w, std::int64_t p
         }
       }
       slots.assign([&](std::int64_t sl, std::int64_t key) {
-        T* dst = yp + sl * slot;
-        std::fill(dst, dst + slot, T(0));  // padded channels and the edges
-        yr.pack_channel_last(y, grp, key, Lp, dst, Lp * cyp, cyp);
+        yr.pack_channel_last(y, grp, key, Lp, yp + sl * slot, Lp * cyp, cyp);
       });
       for (std::int64_t t = 0; t < np; ++t)
         for (std::int64_t k2 = 0; k2 < g.k[2]; ++k2) {
