@@ -72,13 +72,20 @@ long minor_faults() {
   return u.ru_minflt;
 }
 
-// Median of `reps` timed runs after two warm-up runs; also the page faults per run.
+// Median of timed runs after two warm-up runs: `reps` of them, or more
+// where those would take under kMinTimedMs (up to 2000), so that a call of
+// a few microseconds is not judged on a few noisy samples; also the page
+// faults per run.
 struct Timing {
   double ms, faults;
 };
+constexpr double kMinTimedMs = 200;
 Timing time_it(int reps, const std::function<void()>& f) {
   f();
+  const double a0 = now_ms();
   f();
+  const double once = std::max(now_ms() - a0, 1e-4);
+  reps = std::max(reps, static_cast<int>(std::min(2000.0, std::ceil(kMinTimedMs / once))));
   std::vector<double> t;
   const long f0 = minor_faults();
   for (int i = 0; i < reps; ++i) {

@@ -5,7 +5,10 @@
 Builds nothing: case by case, it runs build/bench/bench_conv (cmake
 -DLUCID_BUILD_BENCH=ON), which checks lucid's results against the reference
 kernels and times lucid and oneDNN (plain and blocked layouts, reorders
-counted), then times PyTorch here on the same case. It prints a Markdown
+counted), then times PyTorch here on the same case. Each time is a median
+of --reps runs, or of more where those would take under 0.2 s (up to 2000
+runs), so that calls of a few microseconds are not judged on ten noisy
+samples. It prints a Markdown
 table, writes it to bench/results.md and draws the ratios in bench/ratios.png.
 The floor of each case is the larger of its FLOPs at this machine's measured
 matrix-product peak in the case's dtype and its compulsory bytes at the
@@ -37,8 +40,18 @@ def run_times(fn, reps, warm=2):
     return t
 
 
+MIN_TIMED_MS = 200
+
+
 def median_ms(fn, reps):
-    return float(np.median(run_times(fn, reps)))
+    """Median of `reps` runs, or of more where those would take under
+    MIN_TIMED_MS (up to 2000), as bench_conv times lucid and oneDNN."""
+    fn()
+    a = time.perf_counter()
+    fn()
+    once = max((time.perf_counter() - a) * 1e3, 1e-4)
+    reps = max(reps, min(2000, int(np.ceil(MIN_TIMED_MS / once))))
+    return float(np.median(run_times(fn, reps, warm=0)))
 
 
 def torch_times(case, reps, threads):
@@ -155,7 +168,7 @@ def main():
         f"Every case was checked against the reference kernels and found bitwise identical with 1 and "
         f"{threads} threads before timing. Fixed cost of one call (a one-element transposed convolution, from C++): "
         f"{fixed['fixed_cost_us_fwd']:.1f} µs forward, {fixed['fixed_cost_us_bwd']:.1f} µs backward.",
-        "Times are medians in ms; ratios above 1 mean lucid is faster (peer time / lucid time);"
+        "Times are medians in ms (of 10 runs, or of at least 0.2 s of runs); ratios above 1 mean lucid is faster (peer time / lucid time);"
         " 'floor' is lucid time / floor time (1 is the machine's limit).",
         "",
         "| case | dtype | lucid fwd | lucid bwd | GFLOP/s fwd/bwd | PyTorch fwd/bwd | oneDNN best fwd/bwd |"
