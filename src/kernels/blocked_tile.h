@@ -157,10 +157,10 @@ struct Vec512<float> {
     }
     transpose_lanes<Vec512<float>>(u, r);
   }
-  static void deinterleave(V a, V b, V& even, V& odd) {
+  static void deinterleave(V a, V b, V& ev, V& od) {  // a and b's elements 0, 2, ... and 1, 3, ...
     const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    even = _mm512_permutex2var_ps(a, ie, b);
-    odd = _mm512_permutex2var_ps(a, _mm512_add_epi32(ie, _mm512_set1_epi32(1)), b);
+    ev = _mm512_permutex2var_ps(a, ie, b);
+    od = _mm512_permutex2var_ps(a, _mm512_add_epi32(ie, _mm512_set1_epi32(1)), b);
   }
 };
 template <>
@@ -189,10 +189,10 @@ struct Vec512<double> {
     }
     transpose_lanes<Vec512<double>>(t, r);
   }
-  static void deinterleave(V a, V b, V& even, V& odd) {
+  static void deinterleave(V a, V b, V& ev, V& od) {
     const __m512i ie = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
-    even = _mm512_permutex2var_pd(a, ie, b);
-    odd = _mm512_permutex2var_pd(a, _mm512_add_epi64(ie, _mm512_set1_epi64(1)), b);
+    ev = _mm512_permutex2var_pd(a, ie, b);
+    od = _mm512_permutex2var_pd(a, _mm512_add_epi64(ie, _mm512_set1_epi64(1)), b);
   }
 };
 // NV vectors of T as the widest registers that hold them whole: pairs where
@@ -932,7 +932,7 @@ struct YRows {
     const std::int64_t wrote = std::max(co0, cyg), lo = std::min(B, Lp);
     for (std::int64_t ph = 0; ph < s2; ++ph) {
       T* d = dst + ph * sr;
-      const std::int64_t hi = std::clamp<std::int64_t>(B + (oend > ph ? (oend - ph + s2 - 1) / s2 : 0), lo, Lp);
+      const std::int64_t hi = phase_end(ph, Lp);
       std::fill(d, d + lo * cs, T(0));
       if (wrote < cs)
         for (std::int64_t j = lo; j < hi; ++j) std::fill(d + j * cs + wrote, d + (j + 1) * cs, T(0));
