@@ -33,33 +33,71 @@ LUCID_ISA_BEGIN
 namespace lucid::kernels::LUCID_ISA {
 namespace {
 
-// The gather's packed weights: per group and block of MR x channels
-// [tap][co][MR] (zero-padded channels). Given spare memory of w's size, the
-// blocks without padded channels go there (they fill at most w's size), the
-// others to `rest` (rest_size() values).
-template <class T, int MR>
+// Per channel, what a block of two-row tiles (tile_two_rows) MR channels
+// wide costs against one 8 wide: more sums in registers per value loaded.
+// V1's gather on the Intel Xeon (build/bench/kernel_time 4 64 32 16 4 2 1
+// 0 1 1 float32 gather 10, two threads, alternating builds, minima): 16.0-
+// 17.2 ms in blocks of 8, 14.8-15.2 in 12 x 4 and 8 x 2, 14.3-14.7 in 14 x
+// 4 and 8 (28 sums, two rows' values and a weight: 31 of the 32 registers).
+inline double two_row_block_cost(int width) { return width >= 14 ? 0.87 : width >= 12 ? 0.89 : 1.0; }
+
+// How many blocks MR channels wide, before blocks MT wide, cover cxg
+// channels at the least cost (two_row_block_cost, padded channels
+// included); `cost` (if given) gets that cost.
+inline std::int64_t wide_blocks(std::int64_t cxg, int MR, int MT, double* cost = nullptr) {
+  std::int64_t best = 0;
+  double least = -1;
+  for (std::int64_t a = ceil_div(cxg, MR); a >= 0; --a) {
+    const std::int64_t b = ceil_div(std::max<std::int64_t>(cxg - a * MR, 0), MT);
+    const double c = static_cast<double>(a * MR) * two_row_block_cost(MR) + static_cast<double>(b * MT) * two_row_block_cost(MT);
+    if (least < 0 || c < least - 1e-9) best = a, least = c;
+  }
+  if (cost) *cost = least;
+  return best;
+}
+
+// The gather's packed weights: per group and block of x channels
+// [tap][co][width] (zero-padded channels), the first `main` blocks MR
+// channels wide and the rest MT (wide_blocks; MT = MR: all alike). Given
+// spare memory of w's size, the blocks without padded channels go there
+// (they fill at most w's size), the others to `rest` (rest_size() values).
+template <class T, int MR, int MT = MR>
 struct GatherWeights {
-  std::int64_t blocks, full, wblock, groups;
+  std::int64_t main, blocks, full, per_tap, groups;
   T* spare = nullptr;
   T* rest = nullptr;
-  GatherWeights(const ConvGeom& g, T* spare_w)
-      : blocks(ceil_div(g.cx_per_group(), MR)), full(spare_w ? g.cx_per_group() / MR : 0),
-        wblock(g.taps() * g.cy_per_group() * MR), groups(g.groups), spare(spare_w) {}
-  std::int64_t rest_size() const { return groups * (blocks - full) * wblock; }
+  GatherWeights(const ConvGeom& g, T* spare_w) : per_tap(g.taps() * g.cy_per_group()), groups(g.groups) {
+    const std::int64_t cxg = g.cx_per_group();
+    main = MT == MR ? ceil_div(cxg, MR) : wide_blocks(cxg, MR, MT);
+    blocks = main + (MT == MR ? 0 : ceil_div(std::max<std::int64_t>(cxg - main * MR, 0), MT));
+    full = 0;
+    while (spare_w && full < blocks && first(full) + width(full) <= cxg) ++full;
+    spare = spare_w;
+  }
+  std::int64_t first(std::int64_t b) const { return b < main ? b * MR : main * MR + (b - main) * MT; }
+  std::int64_t width(std::int64_t b) const { return b < main ? MR : MT; }
+  std::int64_t rest_size() const { return groups * (first(blocks) - first(full)) * per_tap; }
   T* at(std::int64_t grp, std::int64_t b) const {
-    return b < full ? spare + (grp * full + b) * wblock : rest + (grp * (blocks - full) + b - full) * wblock;
+    return b < full ? spare + (grp * first(full) + first(b)) * per_tap
+                    : rest + (grp * (first(blocks) - first(full)) + first(b) - first(full)) * per_tap;
   }
   void pack(const ConvGeom& g, const T* w) const {
     const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
     for (std::int64_t grp = 0; grp < groups; ++grp)
       for (std::int64_t b = 0; b < blocks; ++b) {
-        const std::int64_t ci0 = b * MR, mr = std::min<std::int64_t>(MR, cxg - ci0);
+        const std::int64_t ci0 = first(b), wd = width(b), mr = std::min<std::int64_t>(wd, cxg - ci0);
         T* dst = at(grp, b);
         for (std::int64_t kf = 0; kf < K; ++kf)
           for (std::int64_t co = 0; co < cyg; ++co)
-            for (int m = 0; m < MR; ++m)
-              dst[(kf * cyg + co) * MR + m] = m < mr ? w[((grp * cxg + ci0 + m) * cyg + co) * K + kf] : T(0);
+            for (std::int64_t m = 0; m < wd; ++m)
+              dst[(kf * cyg + co) * wd + m] = m < mr ? w[((grp * cxg + ci0 + m) * cyg + co) * K + kf] : T(0);
       }
+  }
+  // Calls f(width) for block b, the width a std::integral_constant.
+  template <class F>
+  void with_width(std::int64_t b, F&& f) const {
+    if (b < main) return f(std::integral_constant<int, MR>{});
+    if constexpr (MT != MR) f(std::integral_constant<int, MT>{});
   }
 };
 
@@ -69,36 +107,38 @@ struct GatherWeights {
 // xrow (channel c of the group at xrow + c * X; with `stream`, by
 // streaming stores). xs, ws: room for every tap. The tiles step pf (as
 // prefetch_next_row paces it).
-template <class T, int MR, int NV>
+template <class T, int MR, int NV, int MT>
 void gather_row(const ConvGeom& g, const YRows& yr, const RowSlots& slots, const T* yp, std::int64_t Lp,
-                const GatherWeights<T, MR>& pw, std::int64_t grp, const T* bias, T* st, std::int64_t Xr, T* xrow,
+                const GatherWeights<T, MR, MT>& pw, std::int64_t grp, const T* bias, T* st, std::int64_t Xr, T* xrow,
                 const T** xs, const T** ws, PacedPrefetch& pf, bool stream) {
   using VT = Vec<T>;
   using V = typename VT::V;
   constexpr int NR = NV * VT::W;
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
   const std::int64_t X = g.x_spatial(), Xw = g.x[2], pitch = g.s[2] * Lp;
-  for (std::int64_t b = 0; b < pw.blocks; ++b) {
-    const std::int64_t ci0 = b * MR, mr = std::min<std::int64_t>(MR, cxg - ci0);
-    V bv[MR];
-    for (int m = 0; m < MR; ++m) {
-      const T bm = (bias && m < mr) ? bias[grp * cxg + ci0 + m] : T(0);
-      bv[m] = VT::bcast(&bm);
-    }
-    const T* wb = pw.at(grp, b);
-    std::int64_t nl = 0;  // the live taps: where their y row and weights are
-    for (std::int64_t kf = 0; kf < K; ++kf) {
-      const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(kf / g.k[2])];
-      if (sl < 0) continue;
-      const std::size_t k2 = static_cast<std::size_t>(kf % g.k[2]);
-      xs[nl] = yp + sl * cyg * pitch + yr.r[k2] * Lp + yr.c[k2];
-      ws[nl++] = wb + kf * cyg * MR;
-    }
-    std::int64_t c0 = 0;
-    for (; c0 + VT::W < Xw; c0 += NR) tile<T, MR, NV, true>(xs, ws, nl, c0, cyg, pitch, bv, st, Xr, &pf);
-    if (c0 < Xw) tile<T, MR, 1, true>(xs, ws, nl, c0, cyg, pitch, bv, st, Xr, &pf);
-    for (int m = 0; m < mr; ++m) copy_short(xrow + (ci0 + m) * X, st + m * Xr, Xw, stream);
-  }
+  for (std::int64_t b = 0; b < pw.blocks; ++b)
+    pw.with_width(b, [&](auto wd) {
+      constexpr int M = wd();
+      const std::int64_t ci0 = pw.first(b), mr = std::min<std::int64_t>(M, cxg - ci0);
+      V bv[M];
+      for (int m = 0; m < M; ++m) {
+        const T bm = (bias && m < mr) ? bias[grp * cxg + ci0 + m] : T(0);
+        bv[m] = VT::bcast(&bm);
+      }
+      const T* wb = pw.at(grp, b);
+      std::int64_t nl = 0;  // the live taps: where their y row and weights are
+      for (std::int64_t kf = 0; kf < K; ++kf) {
+        const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(kf / g.k[2])];
+        if (sl < 0) continue;
+        const std::size_t k2 = static_cast<std::size_t>(kf % g.k[2]);
+        xs[nl] = yp + sl * cyg * pitch + yr.r[k2] * Lp + yr.c[k2];
+        ws[nl++] = wb + kf * cyg * M;
+      }
+      std::int64_t c0 = 0;
+      for (; c0 + VT::W < Xw; c0 += NR) tile<T, M, NV, true>(xs, ws, nl, c0, cyg, pitch, bv, st, Xr, &pf);
+      if (c0 < Xw) tile<T, M, 1, true>(xs, ws, nl, c0, cyg, pitch, bv, st, Xr, &pf);
+      for (int m = 0; m < mr; ++m) copy_short(xrow + (ci0 + m) * X, st + m * Xr, Xw, stream);
+    });
 }
 
 #if LUCID_ISA_LEVEL == 2
@@ -107,38 +147,40 @@ void gather_row(const ConvGeom& g, const YRows& yr, const RowSlots& slots, const
 // every tap either row meets, the other reading `zero` (a slot of zeros)
 // where it meets none. Each row's sums are those gather_row<T, MR, 2> gives
 // it alone, with products of zero added. xa, xb, ws: room for every tap.
-template <class T, int MR>
+template <class T, int MR, int MT>
 void gather_two_rows(const ConvGeom& g, const YRows& yr, const RowSlots& slots, const T* yp, const T* zero,
-                     std::int64_t Lp, const GatherWeights<T, MR>& pw, std::int64_t grp, const T* bias, T* st,
+                     std::int64_t Lp, const GatherWeights<T, MR, MT>& pw, std::int64_t grp, const T* bias, T* st,
                      std::int64_t Xr, T* xrow_a, T* xrow_b, const T** xa, const T** xb, const T** ws,
                      PacedPrefetch& pf, bool stream) {
   using VT = Vec<T>;
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps(), nslot = g.k[0] * g.k[1];
   const std::int64_t X = g.x_spatial(), Xw = g.x[2], pitch = g.s[2] * Lp;
-  for (std::int64_t b = 0; b < pw.blocks; ++b) {
-    const std::int64_t ci0 = b * MR, mr = std::min<std::int64_t>(MR, cxg - ci0);
-    typename VT::V bv[MR];
-    for (int m = 0; m < MR; ++m) {
-      const T bm = (bias && m < mr) ? bias[grp * cxg + ci0 + m] : T(0);
-      bv[m] = VT::bcast(&bm);
-    }
-    const T* wb = pw.at(grp, b);
-    std::int64_t nl = 0;
-    for (std::int64_t kf = 0; kf < K; ++kf) {
-      const std::size_t k01 = static_cast<std::size_t>(kf / g.k[2]), k2 = static_cast<std::size_t>(kf % g.k[2]);
-      const std::int64_t sa = slots.slot_of[k01], sb = slots.slot_of[static_cast<std::size_t>(nslot) + k01];
-      if (sa < 0 && sb < 0) continue;
-      const std::int64_t off = yr.r[k2] * Lp + yr.c[k2];
-      xa[nl] = (sa >= 0 ? yp + sa * cyg * pitch : zero) + off;
-      xb[nl] = (sb >= 0 ? yp + sb * cyg * pitch : zero) + off;
-      ws[nl++] = wb + kf * cyg * MR;
-    }
-    tile_two_rows<T, MR, true>(xa, xb, ws, nl, cyg, pitch, bv, st, st + MR * Xr, Xr, &pf);
-    for (int m = 0; m < mr; ++m) {
-      copy_short(xrow_a + (ci0 + m) * X, st + m * Xr, Xw, stream);
-      copy_short(xrow_b + (ci0 + m) * X, st + (MR + m) * Xr, Xw, stream);
-    }
-  }
+  for (std::int64_t b = 0; b < pw.blocks; ++b)
+    pw.with_width(b, [&](auto wd) {
+      constexpr int M = wd();
+      const std::int64_t ci0 = pw.first(b), mr = std::min<std::int64_t>(M, cxg - ci0);
+      typename VT::V bv[M];
+      for (int m = 0; m < M; ++m) {
+        const T bm = (bias && m < mr) ? bias[grp * cxg + ci0 + m] : T(0);
+        bv[m] = VT::bcast(&bm);
+      }
+      const T* wb = pw.at(grp, b);
+      std::int64_t nl = 0;
+      for (std::int64_t kf = 0; kf < K; ++kf) {
+        const std::size_t k01 = static_cast<std::size_t>(kf / g.k[2]), k2 = static_cast<std::size_t>(kf % g.k[2]);
+        const std::int64_t sa = slots.slot_of[k01], sb = slots.slot_of[static_cast<std::size_t>(nslot) + k01];
+        if (sa < 0 && sb < 0) continue;
+        const std::int64_t off = yr.r[k2] * Lp + yr.c[k2];
+        xa[nl] = (sa >= 0 ? yp + sa * cyg * pitch : zero) + off;
+        xb[nl] = (sb >= 0 ? yp + sb * cyg * pitch : zero) + off;
+        ws[nl++] = wb + kf * cyg * M;
+      }
+      tile_two_rows<T, M, true>(xa, xb, ws, nl, cyg, pitch, bv, st, st + MR * Xr, Xr, &pf);
+      for (int m = 0; m < mr; ++m) {
+        copy_short(xrow_a + (ci0 + m) * X, st + m * Xr, Xw, stream);
+        copy_short(xrow_b + (ci0 + m) * X, st + (MR + m) * Xr, Xw, stream);
+      }
+    });
 }
 #endif
 
@@ -195,7 +237,7 @@ inline std::int64_t y_rows_of_two(const ConvGeom& g, const YRows& yr) {
 // The gather, one row of x at a time (R = 1) or, with AVX-512 and rows one
 // pair wide, two at a time where unit_rows allows (R = 2: gather_two_rows,
 // MR = 8, NV = 2; a row alone takes gather_row).
-template <class T, int MR, int NV, int R = 1>
+template <class T, int MR, int NV, int R = 1, int MT = MR>
 void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x, T* spare) {
   constexpr int NR = NV * Vec<T>::W;
   const std::int64_t cyg = g.cy_per_group(), K = g.taps();
@@ -210,7 +252,7 @@ void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x
   const double out_bytes = static_cast<double>(g.N * g.Cx * X) * sizeof(T);
   const std::int64_t nrows = g.N * g.x[0] * g.x[1];
   // The weights, packed once for all threads.
-  GatherWeights<T, MR> pw(g, spare);
+  GatherWeights<T, MR, MT> pw(g, spare);
   pw.rest = thread_scratch<T>(static_cast<std::size_t>(pw.rest_size()), 1);
   pw.pack(g, w);
   // Items are (group, chunk of rows): with no per-item weights, one block
@@ -723,15 +765,23 @@ void conv_gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, cons
   if (short_rows) return gather_tiles<T, 6, 1>(g, y, w, bias, x, spare);
   with_wide_tile<T>({g.x[2]}, cxg, [&](auto mr, auto nv) {
     // Rows one pair wide that would take 16 channels x one pair run in
-    // pairs of rows, 8 channels x one pair of each: 10 loads per 16
-    // multiply-adds instead of 17, each weight serving two rows. V1's
+    // pairs of rows, MR channels x one pair of each: 2 + MR loads per 2 MR
+    // multiply-adds instead of 17 per 16, each weight serving two rows. V1's
     // gather on the Intel Xeon (build/bench/kernel_time 4 64 32 16 4 2 1 0
-    // 1 1 float32 gather 10, alternating builds, minima): 17.4-18.5 ->
-    // 16.6-17.2 ms on two threads, 34.0-37.2 -> 32.8-35.3 on one. Runs of
-    // taps whose y values stay in L1 while every block passes (the sums
-    // kept between runs) measured level.
+    // 1 1 float32 gather 10, alternating builds, minima), with 8 channels
+    // against 16 x one pair: 17.4-18.5 -> 16.6-17.2 ms on two threads,
+    // 34.0-37.2 -> 32.8-35.3 on one. Blocks of 14 or 12 channels then 8
+    // (wide_blocks, whichever costs less: 64 channels as 14 x 4 and 8, 32
+    // as 12 x 2 and 8) hold more sums: see two_row_block_cost. Runs of taps
+    // whose y values stay in L1 while every block passes (the sums kept
+    // between runs) measured level.
     if constexpr (mr() == 16 && nv() == 2)
-      if (g.x[2] <= 2 * Vec<T>::W) return gather_tiles<T, 8, 2, 2>(g, y, w, bias, x, spare);
+      if (g.x[2] <= 2 * Vec<T>::W) {
+        double c14 = 0, c12 = 0;
+        wide_blocks(cxg, 14, 8, &c14), wide_blocks(cxg, 12, 8, &c12);
+        if (c14 <= c12) return gather_tiles<T, 14, 2, 2, 8>(g, y, w, bias, x, spare);
+        return gather_tiles<T, 12, 2, 2, 8>(g, y, w, bias, x, spare);
+      }
     gather_tiles<T, mr(), nv()>(g, y, w, bias, x, spare);
   });
 }
