@@ -709,6 +709,35 @@ TEST(Kernels, BlockedForwardTwoRowsMatchesReference) {
   check_forward_two_rows<double>(312);
 }
 
+// The blocked forward with AVX-512 in blocks of 14 output channels and then
+// 8 (78 = 14 x 5 + 8), its weights past 128 KB and a twentieth of the
+// output, so packed per item, two blocks a block group (one group mixing
+// widths): rows of 16 (two rows at a time) and of 32 (8 x two pairs
+// widened), with bias: against the reference, and bitwise the same on 1
+// and 2 threads.
+TEST(Kernels, BlockedForwardWideBlocksPackedPerItem) {
+  if (!cpu_has("avx512")) GTEST_SKIP() << "blocks of 14 channels with AVX-512 only";
+  std::mt19937 rng(313);
+  const std::int64_t shapes[2][3] = {{22, 22, 14}, {10, 22, 30}};
+  for (int t = 0; t < 2; ++t) {
+    ConvGeom g;
+    g.N = 1;
+    g.Cx = 20;
+    g.Cy = 78;
+    for (int a = 0; a < 3; ++a) {
+      g.x[a] = shapes[t][a];
+      g.k[a] = 3;
+      g.y[a] = g.x[a] + 2;
+    }
+    const auto [nx, ny, nw] = sizes(g);
+    auto x = rand_vec<float>(nx, rng), w = rand_vec<float>(nw, rng), b = rand_vec<float>(static_cast<std::size_t>(g.Cy), rng);
+    std::vector<float> want(ny);
+    k::conv_scatter_reference<float>(g, x.data(), w.data(), b.data(), want.data());
+    check_one_and_two_threads<float>(
+        want, [&](float* y) { k::avx512::conv_scatter_blocked<float>(g, x.data(), w.data(), b.data(), y); }, 2e-6, t);
+  }
+}
+
 // The gather at stride 1 as the blocked forward (taps reversed, channels'
 // roles exchanged, padding d (k - 1) - p), called directly in each
 // instruction set from AVX2 up: random channels (tiles of 1 to 16 and

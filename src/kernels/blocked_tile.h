@@ -337,7 +337,7 @@ void tile_half(const T* const* xs, const T* const* ws, std::int64_t nt, std::int
 // and outb + m * ld; with PF, pf->step() once per kPrefetchChannels input
 // channels of each tap.
 template <class T, int MR, bool PF>
-void tile_two_rows(const T* const* xa, const T* const* xb, const T* const* ws, std::int64_t nt, std::int64_t cin,
+[[gnu::noinline]] void tile_two_rows(const T* const* xa, const T* const* xb, const T* const* ws, std::int64_t nt, std::int64_t cin,
                    std::int64_t L, const typename Vec<T>::V* bv, T* outa, T* outb, std::int64_t ld,
                    PacedPrefetch* pf) {
   using PT = Vec512<T>;
@@ -366,9 +366,11 @@ void tile_two_rows(const T* const* xa, const T* const* xb, const T* const* ws, s
 // out + m * ld + c0. In registers the NV vectors
 // are Pairs<T, NV>::N of Pairs<T, NV>::VT; the sums, and so the bits, are
 // those of NV separate vectors. With PF, pf->step() once per
-// kPrefetchChannels input channels of each tap (where MR * NV > 4).
+// kPrefetchChannels input channels of each tap (where MR * NV > 4). Not
+// inlined, nor tile_two_rows: inlined into the kernels' loops, the wide
+// tiles (24 and 28 sums) kept sums on the stack.
 template <class T, int MR, int NV, bool PF = false>
-void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t c0, std::int64_t cin, std::int64_t L,
+[[gnu::noinline]] void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t c0, std::int64_t cin, std::int64_t L,
           const typename Vec<T>::V* bv, T* out, std::int64_t ld, PacedPrefetch* pf = nullptr) {
 #if LUCID_ISA_LEVEL == 2
   if constexpr (NV % 2 == 1 && NV > 1) return tile_half<T, MR, NV, PF>(xs, ws, nt, c0, cin, L, bv, out, ld, pf);
@@ -654,6 +656,61 @@ struct BlockedSplit {
     const std::int64_t base = std::max<std::int64_t>(g.groups * bgroups, 1);
     chunks = g.worth_threads() ? std::clamp<std::int64_t>((32 + base - 1) / base, 1, std::max<std::int64_t>(1, rows / 4)) : 1;
     items = g.groups * bgroups * chunks;
+  }
+};
+
+// Per channel, what a block of tiles MR channels wide costs against one 8
+// wide (tile_two_rows: more sums in registers per value loaded).
+// V1's gather on the Intel Xeon (build/bench/kernel_time 4 64 32 16 4 2 1
+// 0 1 1 float32 gather 10, two threads, alternating builds, minima): 16.0-
+// 17.2 ms in blocks of 8, 14.8-15.2 in 12 x 4 and 8 x 2, 14.3-14.7 in 14 x
+// 4 and 8 (28 sums, two rows' values and a weight: 31 of the 32 registers).
+inline double wide_block_cost(int width) { return width >= 14 ? 0.87 : width >= 12 ? 0.89 : 1.0; }
+
+// How many blocks MR channels wide, before blocks MT wide, cover cxg
+// channels at the least cost (wide_block_cost, padded channels
+// included); `cost` (if given) gets that cost.
+inline std::int64_t wide_blocks(std::int64_t cxg, int MR, int MT, double* cost = nullptr) {
+  std::int64_t best = 0;
+  double least = -1;
+  for (std::int64_t a = ceil_div(cxg, MR); a >= 0; --a) {
+    const std::int64_t b = ceil_div(std::max<std::int64_t>(cxg - a * MR, 0), MT);
+    const double c = static_cast<double>(a * MR) * wide_block_cost(MR) + static_cast<double>(b * MT) * wide_block_cost(MT);
+    if (least < 0 || c < least - 1e-9) best = a, least = c;
+  }
+  if (cost) *cost = least;
+  return best;
+}
+
+// Calls f(MR) (a std::integral_constant) with the wider blocks, 14 or 12
+// channels before blocks of 8, that cover `channels` at less cost
+// (wide_block_cost): 64 channels as 14 x 4 and 8, 32 as 12 x 2 and 8.
+template <class F>
+void with_wide_blocks(std::int64_t channels, F&& f) {
+  double c14 = 0, c12 = 0;
+  wide_blocks(channels, 14, 8, &c14), wide_blocks(channels, 12, 8, &c12);
+  if (c14 <= c12) return f(std::integral_constant<int, 14>{});
+  f(std::integral_constant<int, 12>{});
+}
+
+// Blocks of channels for a tile MR channels wide: MR wide, or (MT < MR)
+// the first `main` MR wide and the rest MT (wide_blocks). Block b holds
+// channels [first(b), first(b) + width(b)), the last one padded where the
+// channels end first.
+template <int MR, int MT = MR>
+struct ChannelBlocks {
+  std::int64_t main, blocks;
+  explicit ChannelBlocks(std::int64_t channels) {
+    main = MT == MR ? ceil_div(channels, MR) : wide_blocks(channels, MR, MT);
+    blocks = main + (MT == MR ? 0 : ceil_div(std::max<std::int64_t>(channels - main * MR, 0), MT));
+  }
+  std::int64_t first(std::int64_t b) const { return b < main ? b * MR : main * MR + (b - main) * MT; }
+  std::int64_t width(std::int64_t b) const { return b < main ? MR : MT; }
+  // Calls f(width(b)) as a std::integral_constant.
+  template <class F>
+  void with_width(std::int64_t b, F&& f) const {
+    if (b < main) return f(std::integral_constant<int, MR>{});
+    if constexpr (MT != MR) f(std::integral_constant<int, MT>{});
   }
 };
 

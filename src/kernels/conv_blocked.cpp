@@ -51,7 +51,7 @@ struct Tap {
 // (conv_gather_as_forward), [g.Cy][g.Cx / groups][K], taps reversed.
 // `spare` (or null): memory of w's size, not w, that weights packed once
 // for all threads may take where they fit.
-template <class T, int MR, int NV, int R = 1>
+template <class T, int MR, int NV, int R = 1, int MT = MR>
 void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, bool flipped, T* spare) {
   using VT = Vec<T>;
   using V = typename VT::V;
@@ -59,7 +59,8 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
   const std::vector<AxisPhase> ax[3] = {axis_phases(g, 0), axis_phases(g, 1), axis_phases(g, 2)};
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
   const std::int64_t X = g.x_spatial(), Y = g.y_spatial(), Yw = g.y[2], Xw = g.x[2];
-  const std::int64_t coblocks = (cyg + MR - 1) / MR;
+  const ChannelBlocks<MR, MT> cb(cyg);
+  const std::int64_t coblocks = cb.blocks;
   // The span of input columns any tile reads: [iw_lo, iw_lo + L).
   const ColumnSpan span = ColumnSpan::of<T>(g, ax[2], NR);
   const std::int64_t iw_lo = span.lo, L = span.L, c_lo = span.c_lo, c_hi = span.c_hi, stage = span.stage;
@@ -68,7 +69,7 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
   struct WPhase {
     const AxisPhase* a2;
     std::vector<Tap> taps;
-    std::int64_t wofs;  // offset of its packed weights within one block
+    std::int64_t wofs;  // offset of its packed weights within a block one channel wide
     std::int64_t sofs;  // offset of its staged values within one output row
   };
   struct RowPhase {
@@ -94,14 +95,14 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
             for (std::size_t t2 = 0; t2 < a2.k.size(); ++t2)
               wp.taps.push_back({rp.rt0 + static_cast<std::int64_t>(t0) * n1 + static_cast<std::int64_t>(t1), a2.off[t2],
                                  (a0.k[t0] * g.k[1] + a1.k[t1]) * g.k[2] + a2.k[t2]});
-        wblock += static_cast<std::int64_t>(wp.taps.size()) * cxg * MR;
+        wblock += static_cast<std::int64_t>(wp.taps.size()) * cxg;
         ntap_max = std::max(ntap_max, static_cast<std::int64_t>(wp.taps.size()));
         rp.wph.push_back(std::move(wp));
       }
       rows.push_back(std::move(rp));
     }
   if (rows.empty() || g.N == 0) return;
-  wblock = std::max<std::int64_t>(wblock, 1);
+  wblock = std::max<std::int64_t>(wblock, 1);  // per channel of a block: block b's weights at first(b) * wblock
   const double out_bytes = static_cast<double>(g.N * g.Cy * Y) * sizeof(T);
   const std::int64_t plane = g.x[0] * g.x[1];  // input rows per channel
   const std::int64_t nrows = g.N * QA * QB;
@@ -122,31 +123,32 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
   // instead of once per item (D1's forward 15-25% faster, F1's 8%). Larger
   // ones are packed per item, a block group's worth, so that they stay in
   // cache while the item's rows pass.
-  const double all_bytes = static_cast<double>(g.groups * coblocks * wblock) * sizeof(T);
+  const std::int64_t per_group_size = cb.first(coblocks) * wblock;
+  const double all_bytes = static_cast<double>(g.groups * per_group_size) * sizeof(T);
   const bool shared = all_bytes <= 128.0 * 1024 || (all_bytes <= 1024.0 * 1024 && all_bytes <= 0.05 * out_bytes);
-  const BlockedSplit sp(g, coblocks, shared ? 0 : wblock * static_cast<std::int64_t>(sizeof(T)), out_bytes, nrows);
+  const BlockedSplit sp(g, coblocks, shared ? 0 : MR * wblock * static_cast<std::int64_t>(sizeof(T)), out_bytes, nrows);
   const std::int64_t per_group = sp.per_group, bgroups = sp.bgroups, chunks = sp.chunks, items = sp.items;
-  // Packed weights [group][block][row phase][w-phase][tap][ci][MR] (zero-padded channels).
+  // Packed weights [group][block][row phase][w-phase][tap][ci][width] (zero-padded channels).
   const auto weight = [&](std::int64_t grp, std::int64_t ci, std::int64_t co, std::int64_t kf) {
     return flipped ? w[((grp * cyg + co) * cxg + ci) * K + K - 1 - kf] : w[((grp * cxg + ci) * cyg + co) * K + kf];
   };
   const auto pack = [&](T* dst, std::int64_t grp, std::int64_t b) {
-    const std::int64_t co0 = b * MR, mr = std::min<std::int64_t>(MR, cyg - co0);
+    const std::int64_t co0 = cb.first(b), wd = cb.width(b), mr = std::min<std::int64_t>(wd, cyg - co0);
     for (const RowPhase& rp : rows)
       for (const WPhase& ph : rp.wph)
         for (std::size_t t = 0; t < ph.taps.size(); ++t)
           for (std::int64_t ci = 0; ci < cxg; ++ci)
-            for (int m = 0; m < MR; ++m)
-              dst[ph.wofs + (static_cast<std::int64_t>(t) * cxg + ci) * MR + m] =
+            for (std::int64_t m = 0; m < wd; ++m)
+              dst[(ph.wofs + static_cast<std::int64_t>(t) * cxg + ci) * wd + m] =
                   m < mr ? weight(grp, ci, co0 + m, ph.taps[t].kf) : T(0);
   };
-  const std::int64_t wall_size = g.groups * coblocks * wblock;
+  const std::int64_t wall_size = g.groups * per_group_size;
   T* wall = !shared ? nullptr
             : spare && wall_size <= g.Cx * cyg * K ? spare
                                                   : thread_scratch<T>(static_cast<std::size_t>(wall_size), 1);
   if (shared)
     for (std::int64_t grp = 0; grp < g.groups; ++grp)
-      for (std::int64_t b = 0; b < coblocks; ++b) pack(wall + (grp * coblocks + b) * wblock, grp, b);
+      for (std::int64_t b = 0; b < coblocks; ++b) pack(wall + grp * per_group_size + cb.first(b) * wblock, grp, b);
   // Streaming stores for outputs beyond the caches (streams()): U2's
   // forward (32 MB) 5.9-6.6 -> 3.9-4.3 ms, U1's (8 MB) 2.0-2.2 -> 1.8-2.0,
   // V1's (17 MB) 14.1-14.9 -> 13.5-14.2, K1's (4.2 MB) level
@@ -156,7 +158,7 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
   // With one phase along the last axis (stride 1), whole blocks of channels
   // and tiles that end where the row does, the tiles store straight into y:
   // no staged rows, no copy.
-  const bool direct = !stream && g.s[2] == 1 && cyg % MR == 0 && stage == Yw;
+  const bool direct = !stream && g.s[2] == 1 && cb.first(coblocks) == cyg && stage == Yw;
   const std::int64_t staged = direct ? 0 : MR * stage;
   // The slots one unit of rows holds at once (its distinct input rows: the
   // rows along axis 0, times those along axis 1 of each of its rows), and
@@ -176,15 +178,15 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
     const std::int64_t b0 = bg * per_group, nb = std::min(per_group, coblocks - b0);
     // Scratch: the item's packed weights (unless shared), R * MR staged
     // rows, then the input slots [slot][ci][L].
-    const std::int64_t own = shared ? 0 : nb * wblock;
+    const std::int64_t own = shared ? 0 : (cb.first(b0 + nb) - cb.first(b0)) * wblock;
     T* st = thread_scratch<T>(static_cast<std::size_t>(own + R * staged + nheld * cxg * L), 0);
-    T* wp = shared ? wall + (grp * coblocks + b0) * wblock : st;
+    T* wp = shared ? wall + grp * per_group_size + cb.first(b0) * wblock : st;  // block b0's
     st += own;
     T* xp = st + R * staged;
     T* zero = R == 2 ? xp + (nheld - 1) * cxg * L : nullptr;
     if (zero) std::fill(zero, zero + cxg * L, T(0));
     if (!shared)
-      for (std::int64_t b = 0; b < nb; ++b) pack(wp + b * wblock, grp, b0 + b);
+      for (std::int64_t b = 0; b < nb; ++b) pack(wp + (cb.first(b0 + b) - cb.first(b0)) * wblock, grp, b0 + b);
     // input rows (n * X0 + id) * X1 + ih, [row of the unit][tap row]
     RowSlots slots(R * nslot);
     std::vector<const T*> phrow(static_cast<std::size_t>(g.s[2])), xs(static_cast<std::size_t>(R * ntap_max)),
@@ -234,10 +236,12 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
         for (std::int64_t u = 0; u < R; ++u)
           yrow[u] = u < nr ? y + (n * g.Cy + grp * cyg) * Y + (od * g.y[1] + a1.o(a1.q0 + qbs[u], g.s[1], g.pad[1])) * Yw
                            : nullptr;
-        for (std::int64_t b = 0; b < nb; ++b) {
-          const std::int64_t co0 = (b0 + b) * MR, mr = std::min<std::int64_t>(MR, cyg - co0);
-          V bv[MR];
-          for (int m = 0; m < MR; ++m) {
+        for (std::int64_t b = 0; b < nb; ++b) cb.with_width(b0 + b, [&](auto wd) {
+          constexpr int M = wd();
+          const std::int64_t co0 = cb.first(b0 + b), mr = std::min<std::int64_t>(M, cyg - co0);
+          const T* wb = wp + (co0 - cb.first(b0)) * wblock;  // the block's weights
+          V bv[M];
+          for (int m = 0; m < M; ++m) {
             const T bm = (bias && m < mr) ? bias[grp * cyg + co0 + m] : T(0);
             bv[m] = VT::bcast(&bm);
           }
@@ -258,14 +262,14 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
                 const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(live[j] * nslot + tp.rt)];
                 xs[static_cast<std::size_t>(j * ntap_max + nl)] = (sl >= 0 ? xp + sl * cxg * L : zero) + (a2.q0 - tp.off2 - iw_lo);
               }
-              ws[static_cast<std::size_t>(nl++)] = wp + b * wblock + ph.wofs + t * cxg * MR;
+              ws[static_cast<std::size_t>(nl++)] = wb + (ph.wofs + t * cxg) * M;
             }
             const std::int64_t ld = direct ? Y : stage;
             const auto out = [&](std::int64_t u) { return direct ? yrow[u] + co0 * Y : st + u * staged + ph.sofs; };
 #if LUCID_ISA_LEVEL == 2
             if constexpr (R == 2)
               if (nlive == 2 && VT::W < a2.Q && a2.Q <= NR) {
-                tile_two_rows<T, MR, false>(xs.data(), xs.data() + ntap_max, ws.data(), nl, cxg, L, bv, out(live[0]),
+                tile_two_rows<T, M, false>(xs.data(), xs.data() + ntap_max, ws.data(), nl, cxg, L, bv, out(live[0]),
                                             out(live[1]), ld, nullptr);
                 continue;
               }
@@ -274,12 +278,12 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
               const T* const* xr = xs.data() + j * ntap_max;
               T* o = out(live[j]);
               std::int64_t c0 = 0;
-              for (; c0 + VT::W < a2.Q; c0 += NR) tile<T, MR, NV>(xr, ws.data(), nl, c0, cxg, L, bv, o, ld);
+              for (; c0 + VT::W < a2.Q; c0 += NR) tile<T, M, NV>(xr, ws.data(), nl, c0, cxg, L, bv, o, ld);
               // a last tile of one vector or less
-              if (c0 < a2.Q) tile<T, MR, 1>(xr, ws.data(), nl, c0, cxg, L, bv, o, ld);
+              if (c0 < a2.Q) tile<T, M, 1>(xr, ws.data(), nl, c0, cxg, L, bv, o, ld);
             }
           }
-          if (direct) continue;
+          if (direct) return;
           for (std::int64_t j = 0; j < nlive; ++j)
             for (int m = 0; m < mr; ++m) {
               // phase p along the last axis is wph[p] (contiguous stores: indexed
@@ -287,7 +291,7 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
               for (std::size_t p = 0; p < rp.wph.size(); ++p) phrow[p] = st + live[j] * staged + m * stage + rp.wph[p].sofs;
               write_row(g, ax[2], phrow.data(), yrow[live[j]] + (co0 + m) * Y, stream);
             }
-        }
+        });
       }
     }
     if (stream) _mm_sfence();
@@ -462,10 +466,19 @@ void scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T
 #if LUCID_ISA_LEVEL == 2
     // Phase rows one pair wide that would take 16 channels x one pair run
     // two rows at a time, 8 channels x one pair of each: 10 loads per 16
-    // multiply-adds instead of 17, each weight serving two rows.
+    // multiply-adds instead of 17, each weight serving two rows. Those and
+    // 8 x two pairs take blocks of 14 or 12 channels before blocks of 8
+    // (with_wide_blocks: 24 or 28 sums in registers). Against blocks of 8
+    // (build/bench/kernel_time, two threads, alternating builds, minima of
+    // four): U1's forward 1.96 -> 1.77 ms, V1's 13.2 -> 13.1, K1's 5.74 ->
+    // 5.70 and its gather (as this forward) 5.71 -> 5.47, F1's 28.7 ->
+    // 28.2. The tiles are not inlined (tile, tile_two_rows): inlined here,
+    // 12 x two rows kept sums on the stack, and V1's forward took 17 ms.
     if constexpr (mr() == 16 && nv() == 2)
       if (*std::max_element(rows.begin(), rows.end()) <= 2 * Vec<T>::W)
-        return scatter_tiles<T, 8, 2, 2>(g, x, w, bias, y, flipped, spare);
+        return with_wide_blocks(cyg, [&](auto wide) { scatter_tiles<T, wide(), 2, 2, 8>(g, x, w, bias, y, flipped, spare); });
+    if constexpr (mr() == 8 && nv() == 4)
+      return with_wide_blocks(cyg, [&](auto wide) { scatter_tiles<T, wide(), 4, 1, 8>(g, x, w, bias, y, flipped, spare); });
 #endif
     run(mr, nv);
   });

@@ -33,49 +33,22 @@ LUCID_ISA_BEGIN
 namespace lucid::kernels::LUCID_ISA {
 namespace {
 
-// Per channel, what a block of two-row tiles (tile_two_rows) MR channels
-// wide costs against one 8 wide: more sums in registers per value loaded.
-// V1's gather on the Intel Xeon (build/bench/kernel_time 4 64 32 16 4 2 1
-// 0 1 1 float32 gather 10, two threads, alternating builds, minima): 16.0-
-// 17.2 ms in blocks of 8, 14.8-15.2 in 12 x 4 and 8 x 2, 14.3-14.7 in 14 x
-// 4 and 8 (28 sums, two rows' values and a weight: 31 of the 32 registers).
-inline double two_row_block_cost(int width) { return width >= 14 ? 0.87 : width >= 12 ? 0.89 : 1.0; }
-
-// How many blocks MR channels wide, before blocks MT wide, cover cxg
-// channels at the least cost (two_row_block_cost, padded channels
-// included); `cost` (if given) gets that cost.
-inline std::int64_t wide_blocks(std::int64_t cxg, int MR, int MT, double* cost = nullptr) {
-  std::int64_t best = 0;
-  double least = -1;
-  for (std::int64_t a = ceil_div(cxg, MR); a >= 0; --a) {
-    const std::int64_t b = ceil_div(std::max<std::int64_t>(cxg - a * MR, 0), MT);
-    const double c = static_cast<double>(a * MR) * two_row_block_cost(MR) + static_cast<double>(b * MT) * two_row_block_cost(MT);
-    if (least < 0 || c < least - 1e-9) best = a, least = c;
-  }
-  if (cost) *cost = least;
-  return best;
-}
-
 // The gather's packed weights: per group and block of x channels
 // [tap][co][width] (zero-padded channels), the first `main` blocks MR
-// channels wide and the rest MT (wide_blocks; MT = MR: all alike). Given
+// channels wide and the rest MT (ChannelBlocks; MT = MR: all alike). Given
 // spare memory of w's size, the blocks without padded channels go there
 // (they fill at most w's size), the others to `rest` (rest_size() values).
 template <class T, int MR, int MT = MR>
-struct GatherWeights {
-  std::int64_t main, blocks, full, per_tap, groups;
+struct GatherWeights : ChannelBlocks<MR, MT> {
+  using ChannelBlocks<MR, MT>::first, ChannelBlocks<MR, MT>::width, ChannelBlocks<MR, MT>::blocks;
+  std::int64_t full = 0, per_tap, groups;
   T* spare = nullptr;
   T* rest = nullptr;
-  GatherWeights(const ConvGeom& g, T* spare_w) : per_tap(g.taps() * g.cy_per_group()), groups(g.groups) {
-    const std::int64_t cxg = g.cx_per_group();
-    main = MT == MR ? ceil_div(cxg, MR) : wide_blocks(cxg, MR, MT);
-    blocks = main + (MT == MR ? 0 : ceil_div(std::max<std::int64_t>(cxg - main * MR, 0), MT));
-    full = 0;
-    while (spare_w && full < blocks && first(full) + width(full) <= cxg) ++full;
-    spare = spare_w;
+  GatherWeights(const ConvGeom& g, T* spare_w)
+      : ChannelBlocks<MR, MT>(g.cx_per_group()), per_tap(g.taps() * g.cy_per_group()), groups(g.groups),
+        spare(spare_w) {
+    while (spare_w && full < blocks && first(full) + width(full) <= g.cx_per_group()) ++full;
   }
-  std::int64_t first(std::int64_t b) const { return b < main ? b * MR : main * MR + (b - main) * MT; }
-  std::int64_t width(std::int64_t b) const { return b < main ? MR : MT; }
   std::int64_t rest_size() const { return groups * (first(blocks) - first(full)) * per_tap; }
   T* at(std::int64_t grp, std::int64_t b) const {
     return b < full ? spare + (grp * first(full) + first(b)) * per_tap
@@ -92,12 +65,6 @@ struct GatherWeights {
             for (std::int64_t m = 0; m < wd; ++m)
               dst[(kf * cyg + co) * wd + m] = m < mr ? w[((grp * cxg + ci0 + m) * cyg + co) * K + kf] : T(0);
       }
-  }
-  // Calls f(width) for block b, the width a std::integral_constant.
-  template <class F>
-  void with_width(std::int64_t b, F&& f) const {
-    if (b < main) return f(std::integral_constant<int, MR>{});
-    if constexpr (MT != MR) f(std::integral_constant<int, MT>{});
   }
 };
 
@@ -771,17 +738,12 @@ void conv_gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, cons
     // 1 1 float32 gather 10, alternating builds, minima), with 8 channels
     // against 16 x one pair: 17.4-18.5 -> 16.6-17.2 ms on two threads,
     // 34.0-37.2 -> 32.8-35.3 on one. Blocks of 14 or 12 channels then 8
-    // (wide_blocks, whichever costs less: 64 channels as 14 x 4 and 8, 32
-    // as 12 x 2 and 8) hold more sums: see two_row_block_cost. Runs of taps
+    // (with_wide_blocks) hold more sums: see wide_block_cost. Runs of taps
     // whose y values stay in L1 while every block passes (the sums kept
     // between runs) measured level.
     if constexpr (mr() == 16 && nv() == 2)
-      if (g.x[2] <= 2 * Vec<T>::W) {
-        double c14 = 0, c12 = 0;
-        wide_blocks(cxg, 14, 8, &c14), wide_blocks(cxg, 12, 8, &c12);
-        if (c14 <= c12) return gather_tiles<T, 14, 2, 2, 8>(g, y, w, bias, x, spare);
-        return gather_tiles<T, 12, 2, 2, 8>(g, y, w, bias, x, spare);
-      }
+      if (g.x[2] <= 2 * Vec<T>::W)
+        return with_wide_blocks(cxg, [&](auto wide) { gather_tiles<T, wide(), 2, 2, 8>(g, y, w, bias, x, spare); });
     gather_tiles<T, mr(), nv()>(g, y, w, bias, x, spare);
   });
 }
