@@ -364,40 +364,42 @@ void pack_x_row(const T* xrow, std::int64_t X, std::int64_t cxg, std::int64_t Xw
 // at + i * xi) with the y values their tap meets (yts[r]: channel-last,
 // position i at + i * cyp), in tiles of MR x channels x NV vectors of y
 // channels summed in registers over the Xw positions of every row.
-template <class T, int MR, int NV>
-void wgrad_tap(const T* const* yts, const T* const* xts, std::int64_t live, std::int64_t Xw, std::int64_t cxg,
-               std::int64_t cyp, std::int64_t xm, std::int64_t xi, T* Gt) {
+template <class T, int MR, int NV, int MT>
+void wgrad_tap(const ChannelBlocks<MR, MT>& cb, const T* const* yts, const T* const* xts, std::int64_t live,
+               std::int64_t Xw, std::int64_t cxg, std::int64_t cyp, std::int64_t xm, std::int64_t xi, T* Gt) {
   using PT = typename Pairs<T, NV>::VT;  // the registers the NV vectors sit in
   using PV = typename PT::V;
   constexpr int NP = Pairs<T, NV>::N;
   constexpr int NC = NV * Vec<T>::W;  // output channels per tile
-  for (std::int64_t ci0 = 0; ci0 < cxg; ci0 += MR) {
-    const std::int64_t mr = std::min<std::int64_t>(MR, cxg - ci0);
-    T* Gb = Gt + ci0 * cyp;
-    for (std::int64_t c0 = 0; c0 < cyp; c0 += NC) {
-      PV acc[MR][NP];
-      LUCID_UNROLL for (int m = 0; m < MR; ++m)
-        LUCID_UNROLL for (int v = 0; v < NP; ++v) acc[m][v] = PT::zero();
-      for (std::int64_t r = 0; r < live; ++r) {
-        const T* yt = yts[r] + c0;
-        const T* xt = xts[r] + ci0 * xm;
-        for (std::int64_t i = 0; i < Xw; ++i, yt += cyp, xt += xi) {
-          PV yv[NP];
-          LUCID_UNROLL for (int v = 0; v < NP; ++v) yv[v] = PT::load(yt + v * PT::W);
-          LUCID_UNROLL for (int m = 0; m < MR; ++m) {
-            const PV xv = PT::bcast(xt + m * xm);
-            LUCID_UNROLL for (int v = 0; v < NP; ++v) acc[m][v] = PT::fma(xv, yv[v], acc[m][v]);
+  for (std::int64_t b = 0; b < cb.blocks; ++b)
+    cb.with_width(b, [&](auto wd) {
+      constexpr int M = wd();
+      const std::int64_t ci0 = cb.first(b), mr = std::min<std::int64_t>(M, cxg - ci0);
+      T* Gb = Gt + ci0 * cyp;
+      for (std::int64_t c0 = 0; c0 < cyp; c0 += NC) {
+        PV acc[M][NP];
+        LUCID_UNROLL for (int m = 0; m < M; ++m)
+          LUCID_UNROLL for (int v = 0; v < NP; ++v) acc[m][v] = PT::zero();
+        for (std::int64_t r = 0; r < live; ++r) {
+          const T* yt = yts[r] + c0;
+          const T* xt = xts[r] + ci0 * xm;
+          for (std::int64_t i = 0; i < Xw; ++i, yt += cyp, xt += xi) {
+            PV yv[NP];
+            LUCID_UNROLL for (int v = 0; v < NP; ++v) yv[v] = PT::load(yt + v * PT::W);
+            LUCID_UNROLL for (int m = 0; m < M; ++m) {
+              const PV xv = PT::bcast(xt + m * xm);
+              LUCID_UNROLL for (int v = 0; v < NP; ++v) acc[m][v] = PT::fma(xv, yv[v], acc[m][v]);
+            }
           }
         }
+        LUCID_UNROLL for (int m = 0; m < M; ++m)  // (a constant bound keeps acc in registers)
+          if (m < mr)
+            LUCID_UNROLL for (int v = 0; v < NP; ++v) {
+              T* p = Gb + m * cyp + c0 + v * PT::W;
+              PT::store(p, PT::add(PT::load(p), acc[m][v]));
+            }
       }
-      LUCID_UNROLL for (int m = 0; m < MR; ++m)  // (a constant bound keeps acc in registers)
-        if (m < mr)
-          LUCID_UNROLL for (int v = 0; v < NP; ++v) {
-            T* p = Gb + m * cyp + c0 + v * PT::W;
-            PT::store(p, PT::add(PT::load(p), acc[m][v]));
-          }
-    }
-  }
+    });
 }
 
 // Adds to Gt (one tap's share of the weight gradient, [co][cxp]) the
@@ -454,12 +456,13 @@ void wgrad_rows(const T* y, std::int64_t pitch, std::int64_t cyg, const T* xt, s
 // there. Two partial sums added in either order give the same bits, so the
 // result does not depend on the thread count; and no copy of the whole
 // gradient is kept.
-template <class T, int MR, int NV, bool InPlace>
+template <class T, int MR, int NV, int MT, bool InPlace>
 void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w, std::int64_t per_set) {
   constexpr int NC = NV * Vec<T>::W;  // output channels per tile
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
   const std::int64_t X = g.x_spatial(), Xw = g.x[2], s2 = g.s[2];
-  const std::int64_t cyp = (cyg + NC - 1) / NC * NC, blocks = (cxg + MR - 1) / MR, cxp = blocks * MR;
+  const ChannelBlocks<MR, MT> cb(cxg);
+  const std::int64_t cyp = (cyg + NC - 1) / NC * NC, cxp = cb.first(cb.blocks);
   const YRows yr(g);
   const std::int64_t Lp = Xw + yr.cmax, slot = s2 * Lp * cyp;  // one packed y row: [phase][j][co]
   const std::int64_t npair = g.k[0] * g.k[1];
@@ -535,7 +538,7 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w, std::int64_t p
             xts[live++] = xrows[r];
           }
           if (live == 0) continue;
-          wgrad_tap<T, MR, NV>(yts, xts, live, Xw, cxg, cyp, xm, xi, G + (kf - kf0) * cxg * cyp);
+          wgrad_tap<T, MR, NV, MT>(cb, yts, xts, live, Xw, cxg, cyp, xm, xi, G + (kf - kf0) * cxg * cyp);
         }
     }
     // Into w[ci, co, k]: the first half to finish stores, the second adds
@@ -568,12 +571,14 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w, std::int64_t p
 // 69.6, U2 15.9 against 15.5; with 16-32 V1 47.8 against 47.6, K1 18.3
 // against 18.3, F1 87.2 against 89.9; V2 (4 taps of 4 positions) 33.0
 // against 33.1.
-template <class T, int MR, int NV>
+template <class T, int MR, int NV, int MT = MR>
 void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
   const std::int64_t NC = NV * Vec<T>::W, cyp = ceil_div(g.cy_per_group(), NC) * NC;
   const std::int64_t per_set = wgrad_pairs_per_set<T>(g, cyp);
-  if (g.cx_per_group() % MR == 0 && per_set * g.k[2] <= 8) return wgrad_tiles<T, MR, NV, true>(g, x, y, w, per_set);
-  wgrad_tiles<T, MR, NV, false>(g, x, y, w, per_set);
+  const ChannelBlocks<MR, MT> cb(g.cx_per_group());
+  if (cb.first(cb.blocks) == g.cx_per_group() && per_set * g.k[2] <= 8)
+    return wgrad_tiles<T, MR, NV, MT, true>(g, x, y, w, per_set);
+  wgrad_tiles<T, MR, NV, MT, false>(g, x, y, w, per_set);
 }
 
 
@@ -750,11 +755,18 @@ void conv_gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, cons
 
 // Tiles as with_wgrad_tile chooses them (V1's weight gradient with
 // AVX-512, 8 x 4: 11.5 ms against 13.2 with 8 x 2, 12.9 with 16 x 2; K1's
-// 4.4 against 4.9).
+// 4.4 against 4.9), those 8 channels wide in blocks of 12 and then 8
+// (ChannelBlocks: no padding where 8 pads none, 24 sums in registers).
+// Against blocks of 8 (build/bench/kernel_time, two threads, alternating
+// builds, minima of four to six): V1's 13.5 -> 13.1 ms, F1's 28.0 -> 27.2,
+// K1's 5.16 -> 5.10, D1's and V2's level (V2's 15.8-16.6 either way).
+// Blocks of 14 measured no faster than 12 (V1's 13.2 against 13.1).
 template <class T>
 void conv_weight_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w) {
-  with_wgrad_tile<T>(g.cx_per_group(), g.cy_per_group(),
-                     [&](auto mr, auto nv) { wgrad_tiles<T, mr(), nv()>(g, x, y, w); });
+  with_wgrad_tile<T>(g.cx_per_group(), g.cy_per_group(), [&](auto mr, auto nv) {
+    if constexpr (mr() == 8) return wgrad_tiles<T, 12, nv(), 8>(g, x, y, w);
+    wgrad_tiles<T, mr(), nv()>(g, x, y, w);
+  });
 }
 
 
