@@ -713,9 +713,11 @@ TEST(Kernels, BlockedForwardTwoRowsMatchesReference) {
 // 8 (78 = 14 x 5 + 8), its weights past 128 KB and a twentieth of the
 // output, so packed per item, two blocks a block group (one group mixing
 // widths): rows of 16 (two rows at a time) and of 32 (8 x two pairs
-// widened), with bias: against the reference, and bitwise the same on 1
-// and 2 threads.
-TEST(Kernels, BlockedForwardWideBlocksPackedPerItem) {
+// widened), with bias; and the gather the other way round (78 x channels,
+// rows of 16 and 30, stride 2), its packed weights in spare memory (NaN: none may
+// reach the result): against the reference, and bitwise the same on 1 and
+// 2 threads.
+TEST(Kernels, BlockedWideBlocksMatchReference) {
   if (!cpu_has("avx512")) GTEST_SKIP() << "blocks of 14 channels with AVX-512 only";
   std::mt19937 rng(313);
   const std::int64_t shapes[2][3] = {{22, 22, 14}, {10, 22, 30}};
@@ -735,6 +737,23 @@ TEST(Kernels, BlockedForwardWideBlocksPackedPerItem) {
     k::conv_scatter_reference<float>(g, x.data(), w.data(), b.data(), want.data());
     check_one_and_two_threads<float>(
         want, [&](float* y) { k::avx512::conv_scatter_blocked<float>(g, x.data(), w.data(), b.data(), y); }, 2e-6, t);
+    std::swap(g.Cx, g.Cy);
+    g.x[2] = t == 0 ? 16 : 30;
+    for (int a = 0; a < 3; ++a) {  // stride 2 (at stride 1 the gather runs as the forward)
+      g.s[a] = 2;
+      g.y[a] = 2 * g.x[a] + 1;
+    }
+    const auto [mx, my, mw] = sizes(g);
+    auto yg = rand_vec<float>(my, rng), wg = rand_vec<float>(mw, rng), bx = rand_vec<float>(static_cast<std::size_t>(g.Cx), rng);
+    std::vector<float> want_x(mx);
+    k::conv_gather_reference<float>(g, yg.data(), wg.data(), bx.data(), want_x.data());
+    check_one_and_two_threads<float>(
+        want_x,
+        [&](float* xo) {
+          std::vector<float> spare(mw, std::nanf(""));
+          k::avx512::conv_gather_blocked_reusing<float>(g, yg.data(), wg.data(), bx.data(), xo, spare.data());
+        },
+        2e-6, t);
   }
 }
 

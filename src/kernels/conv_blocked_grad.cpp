@@ -743,12 +743,17 @@ void conv_gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, cons
     // 1 1 float32 gather 10, alternating builds, minima), with 8 channels
     // against 16 x one pair: 17.4-18.5 -> 16.6-17.2 ms on two threads,
     // 34.0-37.2 -> 32.8-35.3 on one. Blocks of 14 or 12 channels then 8
-    // (with_wide_blocks) hold more sums: see wide_block_cost. Runs of taps
+    // (with_wide_blocks) hold more sums: see wide_block_cost. So do 8 x
+    // two pairs (rows of 17 to 32 floats): U2's gather 4.40 -> 4.23 ms,
+    // F1's 33.4 -> 29.6, their backward 9.83 -> 9.60 and 63.9 -> 58.4
+    // (minima of three or four). Runs of taps
     // whose y values stay in L1 while every block passes (the sums kept
     // between runs) measured level.
     if constexpr (mr() == 16 && nv() == 2)
       if (g.x[2] <= 2 * Vec<T>::W)
         return with_wide_blocks(cxg, [&](auto wide) { gather_tiles<T, wide(), 2, 2, 8>(g, y, w, bias, x, spare); });
+    if constexpr (mr() == 8 && nv() == 4)
+      return with_wide_blocks(cxg, [&](auto wide) { gather_tiles<T, wide(), 4, 1, 8>(g, y, w, bias, x, spare); });
     gather_tiles<T, mr(), nv()>(g, y, w, bias, x, spare);
   });
 }
