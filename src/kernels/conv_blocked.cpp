@@ -467,8 +467,10 @@ void scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T
     // Phase rows one pair wide that would take 16 channels x one pair run
     // two rows at a time, 8 channels x one pair of each: 10 loads per 16
     // multiply-adds instead of 17, each weight serving two rows. Those and
-    // 8 x two pairs take blocks of 14 or 12 channels before blocks of 8
-    // (with_wide_blocks: 24 or 28 sums in registers). Against blocks of 8
+    // 8 x two pairs, and 8 x a pair and a half (tile_half), take blocks of
+    // 14 or 12 channels before blocks of 8 (with_wide_blocks: 24 or 28
+    // sums in registers; D1's forward 2.90 -> 2.74 ms and its gather, as
+    // this forward, 2.85 -> 2.68, minima of five). Against blocks of 8
     // (build/bench/kernel_time, two threads, alternating builds, minima of
     // four): U1's forward 1.96 -> 1.77 ms, V1's 13.2 -> 13.1, K1's 5.74 ->
     // 5.70 and its gather (as this forward) 5.71 -> 5.47, F1's 28.7 ->
@@ -477,8 +479,8 @@ void scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T
     if constexpr (mr() == 16 && nv() == 2)
       if (*std::max_element(rows.begin(), rows.end()) <= 2 * Vec<T>::W)
         return with_wide_blocks(cyg, [&](auto wide) { scatter_tiles<T, wide(), 2, 2, 8>(g, x, w, bias, y, flipped, spare); });
-    if constexpr (mr() == 8 && nv() == 4)
-      return with_wide_blocks(cyg, [&](auto wide) { scatter_tiles<T, wide(), 4, 1, 8>(g, x, w, bias, y, flipped, spare); });
+    if constexpr (mr() == 8 && (nv() == 4 || nv() == 3))
+      return with_wide_blocks(cyg, [&](auto wide) { scatter_tiles<T, wide(), nv(), 1, 8>(g, x, w, bias, y, flipped, spare); });
 #endif
     run(mr, nv);
   });

@@ -752,8 +752,8 @@ void conv_gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, cons
     if constexpr (mr() == 16 && nv() == 2)
       if (g.x[2] <= 2 * Vec<T>::W)
         return with_wide_blocks(cxg, [&](auto wide) { gather_tiles<T, wide(), 2, 2, 8>(g, y, w, bias, x, spare); });
-    if constexpr (mr() == 8 && nv() == 4)
-      return with_wide_blocks(cxg, [&](auto wide) { gather_tiles<T, wide(), 4, 1, 8>(g, y, w, bias, x, spare); });
+    if constexpr (mr() == 8 && (nv() == 4 || nv() == 3))
+      return with_wide_blocks(cxg, [&](auto wide) { gather_tiles<T, wide(), nv(), 1, 8>(g, y, w, bias, x, spare); });
     gather_tiles<T, mr(), nv()>(g, y, w, bias, x, spare);
   });
 }
