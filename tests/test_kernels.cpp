@@ -527,7 +527,8 @@ TEST(Kernels, BlockedTileShapes) {
 // weight gradient summing sets of tap pairs in halves of the rows (sets of
 // one pair, and of whole k0 planes in the last case), bitwise the same on 1
 // and 2 threads;
-// and the dispatched backward, whose gather uses gw's memory that way.
+// and the dispatched backward, whose gather uses gw's memory that way (and
+// whose weight gradient sums the bias gradient where it can).
 TEST(Kernels, BlockedBackwardMatchesReference) {
   std::mt19937 rng(95);
   auto r = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
@@ -593,10 +594,13 @@ TEST(Kernels, BlockedBackwardMatchesReference) {
       EXPECT_LE(rel_err(gw1, want_w), 2e-6) << isas[i] << " weight grad case " << t;
       EXPECT_EQ(std::memcmp(gw1.data(), gw2.data(), nw * sizeof(float)), 0) << isas[i] << " 1 vs 2 threads case " << t;
     }
-    std::vector<float> gx(nx, 7.0f), gw(nw, nan);
-    k::conv_transpose_backward<float>(g, x.data(), w.data(), y.data(), gx.data(), gw.data());
+    std::vector<float> gx(nx, 7.0f), gw(nw, nan), gb(static_cast<std::size_t>(g.Cy), nan),
+        want_b(static_cast<std::size_t>(g.Cy));
+    k::conv_transpose_backward<float>(g, x.data(), w.data(), y.data(), gx.data(), gw.data(), gb.data());
+    k::channel_sum<float>(g.N, g.Cy, g.y_spatial(), y.data(), want_b.data());
     EXPECT_LE(rel_err(gx, want_x), 2e-6) << "dispatched input grad case " << t;
     EXPECT_LE(rel_err(gw, want_w), 2e-6) << "dispatched weight grad case " << t;
+    EXPECT_LE(rel_err(gb, want_b), 2e-6) << "dispatched bias grad case " << t;
   }
 }
 
@@ -629,6 +633,60 @@ void check_one_and_two_threads(const std::vector<T>& want, Fn&& fn, double tol, 
   omp_set_num_threads(threads);
   ASSERT_LE(rel_err(a, want), tol) << "case " << t;
   EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(T)), 0) << "1 vs 2 threads, case " << t;
+}
+
+// The blocked weight gradient with the bias gradient, in each instruction
+// set from AVX2 up: random channels, groups, taps, strides, dilation and
+// padding, rows of 12 to 20, y cut short or long (rows and positions no
+// tap meets: the bias gradient then takes a pass of its own), every third
+// case k = s with y whole (each y value copied once) and the next with
+// rows partitioned but longer than the taps reach, float32 and
+// float64: both gradients against the reference, each bitwise the same on
+// 1 and 2 threads.
+template <class T>
+void check_weight_bias_grad(std::uint32_t seed) {
+  using Fn = void (*)(const ConvGeom&, const T*, const T*, T*, T*);
+  const double tol = sizeof(T) == 4 ? 2e-6 : 1e-13;
+  std::mt19937 rng(seed);
+  auto r = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int t = 0; t < 18; ++t) {
+    ConvGeom g = random_grouped(rng, {1, 40}, {1, 40}, {{{1, 4}, {1, 5}, {12, 20}}});
+    random_taps(g, r, t, false);
+    // every third case y whole and partitioned; the next, its rows so too
+    // but each row 3 positions longer than the taps reach
+    const bool whole = t % 3 == 0, rows_whole = t % 3 == 1;
+    for (int a = 0; a < 3; ++a) {
+      if (whole || (rows_whole && a < 2)) g.k[a] = g.s[a], g.d[a] = 1, g.pad[a] = 0;
+      const std::int64_t full = (g.x[a] - 1) * g.s[a] + g.d[a] * (g.k[a] - 1) + 1;
+      g.y[a] = whole || (rows_whole && a < 2) ? full
+               : rows_whole                    ? full - g.pad[a] + 3
+                                               : std::max<std::int64_t>(1, full - 2 * g.pad[a] + r(-2, 2));
+    }
+    const auto [nx, ny, nw] = sizes(g);
+    auto x = rand_vec<T>(nx, rng), y = rand_vec<T>(ny, rng);
+    std::vector<T> want_w(nw), want_b(static_cast<std::size_t>(g.Cy), T(0));
+    k::conv_weight_grad_reference<T>(g, x.data(), y.data(), want_w.data());
+    for (std::int64_t c = 0; c < g.Cy; ++c) {
+      double v = 0;
+      for (std::int64_t n = 0; n < g.N; ++n)
+        for (std::int64_t i = 0; i < g.y_spatial(); ++i) v += y[static_cast<std::size_t>((n * g.Cy + c) * g.y_spatial() + i)];
+      want_b[static_cast<std::size_t>(c)] = static_cast<T>(v);
+    }
+    const Fn fns[2] = {&k::avx2::conv_weight_bias_grad_blocked<T>, &k::avx512::conv_weight_bias_grad_blocked<T>};
+    const char* isas[2] = {"avx2", "avx512"};
+    for (int i = 0; i < 2; ++i) {
+      if (!cpu_has(isas[i])) continue;
+      SCOPED_TRACE(isas[i]);
+      std::vector<T> gw(nw), gb(static_cast<std::size_t>(g.Cy), T(7));
+      check_one_and_two_threads<T>(want_w, [&](T* w) { fns[i](g, x.data(), y.data(), w, gb.data()); }, tol, t);
+      check_one_and_two_threads<T>(want_b, [&](T* b) { fns[i](g, x.data(), y.data(), gw.data(), b); }, tol, t);
+    }
+  }
+}
+
+TEST(Kernels, BlockedWeightBiasGradMatchesReference) {
+  check_weight_bias_grad<float>(321);
+  check_weight_bias_grad<double>(322);
 }
 
 // The blocked gather with AVX-512 on rows of x one pair wide (9 to 16

@@ -28,6 +28,10 @@ namespace lucid::kernels {
   void conv_gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x, T* spare); \
   template <class T>                                                                        \
   void conv_weight_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w);            \
+  /* the same and (gb, or null) the bias gradient: from its copies of y rows where those */ \
+  /* hold every y value, else in a pass of its own */                                      \
+  template <class T>                                                                        \
+  void conv_weight_bias_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w, T* gb); \
   /* both gradients and the bias gradient in one pass, where it serves (k = s) and its */   \
   /* scratch keeps within `share` of what the backward produces */                         \
   template <class T>                                                                        \

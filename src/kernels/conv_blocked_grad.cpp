@@ -18,6 +18,7 @@
 
 #include <omp.h>
 
+#include "conv.h"
 #include "conv_blocked.h"
 #include "conv_phases.h"
 #include "partial_sums.h"
@@ -441,6 +442,59 @@ void wgrad_rows(const T* y, std::int64_t pitch, std::int64_t cyg, const T* xt, s
   }
 }
 
+// Which tap pair (k0, k1) copies each y row for the bias gradient: of the
+// x rows and pairs that meet row (od, oh), the pair with the least k0,
+// then k1 (k0[od], k1[oh]; -1 where none meets it). `whole` where every y
+// row is met and a channel-last copy (Lp elements a phase) holds every
+// value of its row: then each y value is summed once, from the copy of its
+// row the weight gradient makes for that pair, and the bias gradient needs
+// no pass over y of its own.
+struct BiasRows {
+  std::vector<std::int64_t> k0, k1;
+  bool whole = true;
+  BiasRows(const ConvGeom& g, const YRows& yr, std::int64_t Lp) {
+    const auto first = [&](int a, std::vector<std::int64_t>& by) {
+      by.assign(static_cast<std::size_t>(g.y[a]), -1);
+      for (std::int64_t o = 0; o < g.y[a]; ++o)
+        for (std::int64_t k = 0; k < g.k[a] && by[static_cast<std::size_t>(o)] < 0; ++k) {
+          const std::int64_t e = o + g.pad[a] - k * g.d[a];  // = i * s
+          if (e >= 0 && e % g.s[a] == 0 && e / g.s[a] < g.x[a]) by[static_cast<std::size_t>(o)] = k;
+        }
+      whole = whole && std::find(by.begin(), by.end(), -1) == by.end();
+    };
+    first(0, k0);
+    first(1, k1);
+    whole = whole && (Lp - yr.B) * g.s[2] >= g.y[2];
+  }
+  // Whether pair p (k0 * K1 + k1) is the one that sums y row `key` ((n *
+  // Y0 + od) * Y1 + oh).
+  bool sums(const ConvGeom& g, std::int64_t key, std::int64_t p) const {
+    return k0[static_cast<std::size_t>(key / g.y[1] % g.y[0])] == p / g.k[1] &&
+           k1[static_cast<std::size_t>(key % g.y[1])] == p % g.k[1];
+  }
+};
+
+// Adds to acc[co] (co < cyg) every value of a channel-last copy of a y row
+// (`rows` positions of cs channels, cs whole vectors; zeros where nothing
+// was copied): a vector of channels at a time, four positions' sums side
+// by side in registers (summed into acc row by row, each addition waited
+// on the one before through memory).
+template <class T>
+void add_channel_last(const T* src, std::int64_t rows, std::int64_t cs, std::int64_t cyg, double* acc) {
+  constexpr std::int64_t W = Vec<T>::W;
+  for (std::int64_t c0 = 0; c0 < cyg; c0 += W) {
+    double a[4][W] = {};
+    const T* p = src + c0;
+    std::int64_t j = 0;
+    for (; j + 4 <= rows; j += 4, p += 4 * cs)
+      for (int u = 0; u < 4; ++u)
+        for (std::int64_t l = 0; l < W; ++l) a[u][l] += static_cast<double>(p[u * cs + l]);
+    for (; j < rows; ++j, p += cs)
+      for (std::int64_t l = 0; l < W; ++l) a[0][l] += static_cast<double>(p[l]);
+    for (std::int64_t l = 0; l < std::min(W, cyg - c0); ++l) acc[c0 + l] += (a[0][l] + a[1][l]) + (a[2][l] + a[3][l]);
+  }
+}
+
 // The weight gradient w[ci, co, k] = sum over (n, positions i) of
 // x[n, ci, i] * y[n, co, o(i, k)]. A tile of MR input channels x NV vectors
 // of output channels accumulates over the positions of a group of rows of x
@@ -457,7 +511,7 @@ void wgrad_rows(const T* y, std::int64_t pitch, std::int64_t cyg, const T* xt, s
 // result does not depend on the thread count; and no copy of the whole
 // gradient is kept.
 template <class T, int MR, int NV, int MT, bool InPlace>
-void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w, std::int64_t per_set) {
+void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w, T* gb, std::int64_t per_set) {
   constexpr int NC = NV * Vec<T>::W;  // output channels per tile
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
   const std::int64_t X = g.x_spatial(), Xw = g.x[2], s2 = g.s[2];
@@ -485,6 +539,13 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w, std::int64_t p
   const std::int64_t items = 2 * g.groups * sets;
   std::vector<std::mutex> locks(static_cast<std::size_t>(g.groups * sets));
   std::vector<char> stored(static_cast<std::size_t>(g.groups * sets), 0);
+  // The bias gradient (gb), summed per item from the y rows its pairs copy
+  // (BiasRows), the items' sums then added in item order; or, where the
+  // copies miss some y values, in a pass of its own.
+  const BiasRows brows(g, yr, Lp);
+  if (gb && !brows.whole) channel_sum<T>(g.N, g.Cy, g.y_spatial(), y, gb);
+  const bool bias = gb && brows.whole;
+  std::vector<double> bsum(bias ? static_cast<std::size_t>(items * cyg) : 0, 0.0);
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::int64_t it = 0; it < items; ++it) {
     const std::int64_t set = it % sets, grp = (it / sets) % g.groups, h = it / (sets * g.groups);
@@ -523,6 +584,13 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w, std::int64_t p
       slots.assign([&](std::int64_t sl, std::int64_t key) {
         yr.pack_channel_last(y, grp, key, Lp, yp + sl * slot, Lp * cyp, cyp);
       });
+      if (bias)
+        for (std::int64_t r = 0; r < nr; ++r)
+          for (std::int64_t t = 0; t < np; ++t) {
+            const std::size_t at = static_cast<std::size_t>(r * np + t);
+            if (slots.want[at] >= 0 && brows.sums(g, slots.want[at], p0 + t))
+              add_channel_last(yp + slots.slot_of[at] * slot, s2 * Lp, cyp, cyg, bsum.data() + it * cyg);
+          }
       for (std::int64_t t = 0; t < np; ++t)
         for (std::int64_t k2 = 0; k2 < g.k[2]; ++k2) {
           const std::int64_t kf = (p0 + t) * g.k[2] + k2;
@@ -560,6 +628,15 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w, std::int64_t p
     }
     stored[lk] = 1;
   }
+  if (bias)  // items (h, group, set): each group's in order
+    for (std::int64_t grp = 0; grp < g.groups; ++grp)
+      for (std::int64_t co = 0; co < cyg; ++co) {
+        double v = 0;
+        for (std::int64_t h = 0; h < 2; ++h)
+          for (std::int64_t set = 0; set < sets; ++set)
+            v += bsum[static_cast<std::size_t>(((h * g.groups + grp) * sets + set) * cyg + co)];
+        gb[grp * cyg + co] = static_cast<T>(v);
+      }
 }
 
 // x is read in place where its channels fill whole tiles and a set holds
@@ -572,13 +649,13 @@ void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w, std::int64_t p
 // against 18.3, F1 87.2 against 89.9; V2 (4 taps of 4 positions) 33.0
 // against 33.1.
 template <class T, int MR, int NV, int MT = MR>
-void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w) {
+void wgrad_tiles(const ConvGeom& g, const T* x, const T* y, T* w, T* gb) {
   const std::int64_t NC = NV * Vec<T>::W, cyp = ceil_div(g.cy_per_group(), NC) * NC;
   const std::int64_t per_set = wgrad_pairs_per_set<T>(g, cyp);
   const ChannelBlocks<MR, MT> cb(g.cx_per_group());
   if (cb.first(cb.blocks) == g.cx_per_group() && per_set * g.k[2] <= 8)
-    return wgrad_tiles<T, MR, NV, MT, true>(g, x, y, w, per_set);
-  wgrad_tiles<T, MR, NV, MT, false>(g, x, y, w, per_set);
+    return wgrad_tiles<T, MR, NV, MT, true>(g, x, y, w, gb, per_set);
+  wgrad_tiles<T, MR, NV, MT, false>(g, x, y, w, gb, per_set);
 }
 
 
@@ -767,10 +844,10 @@ void conv_gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, cons
 // K1's 5.16 -> 5.10, D1's and V2's level (V2's 15.8-16.6 either way).
 // Blocks of 14 measured no faster than 12 (V1's 13.2 against 13.1).
 template <class T>
-void conv_weight_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w) {
+void conv_weight_bias_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w, T* gb) {
   with_wgrad_tile<T>(g.cx_per_group(), g.cy_per_group(), [&](auto mr, auto nv) {
-    if constexpr (mr() == 8) return wgrad_tiles<T, 12, nv(), 8>(g, x, y, w);
-    wgrad_tiles<T, mr(), nv()>(g, x, y, w);
+    if constexpr (mr() == 8) return wgrad_tiles<T, 12, nv(), 8>(g, x, y, w, gb);
+    wgrad_tiles<T, mr(), nv()>(g, x, y, w, gb);
   });
 }
 
@@ -805,8 +882,9 @@ void conv_gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, cons
   conv_gather_direct<T>(g, y, w, bias, x);
 }
 template <class T>
-void conv_weight_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w) {
+void conv_weight_bias_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w, T* gb) {
   conv_weight_grad_direct<T>(g, x, y, w);
+  if (gb) channel_sum<T>(g.N, g.Cy, g.y_spatial(), y, gb);
 }
 template <class T>
 bool conv_backward_blocked_onepass(const ConvGeom&, const T*, const T*, const T*, T*, T*, T*, double) {
@@ -826,8 +904,14 @@ template void conv_gather_blocked<double>(const ConvGeom&, const double*, const 
 template void conv_gather_blocked_reusing<float>(const ConvGeom&, const float*, const float*, const float*, float*, float*);
 template void conv_gather_blocked_reusing<double>(const ConvGeom&, const double*, const double*, const double*, double*,
                                                   double*);
+template <class T>
+void conv_weight_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w) {
+  conv_weight_bias_grad_blocked<T>(g, x, y, w, nullptr);
+}
 template void conv_weight_grad_blocked<float>(const ConvGeom&, const float*, const float*, float*);
 template void conv_weight_grad_blocked<double>(const ConvGeom&, const double*, const double*, double*);
+template void conv_weight_bias_grad_blocked<float>(const ConvGeom&, const float*, const float*, float*, float*);
+template void conv_weight_bias_grad_blocked<double>(const ConvGeom&, const double*, const double*, double*, double*);
 template bool conv_backward_blocked_onepass<float>(const ConvGeom&, const float*, const float*, const float*, float*,
                                                    float*, float*, double);
 template bool conv_backward_blocked_onepass<double>(const ConvGeom&, const double*, const double*, const double*,

@@ -257,25 +257,44 @@ void conv_gather(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x)
   if (!use_direct(g)) return conv_gather_gemm(g, y, w, bias, x);
   LUCID_DIRECT(conv_gather_direct, g, y, w, bias, x)
 }
+namespace {
+// The weight gradient and (gb, or null) the bias gradient: the blocked
+// weight gradient sums the latter from its copies of y rows where they
+// hold every y value, which saves a pass over y (build/bench/kernel_time
+// ARGS float32 bwd 10, two threads, alternating builds, minima of four or
+// five: U2's backward 10.4 -> 9.4 ms, U1's 4.66 -> 4.24, V1's 29.7 ->
+// 28.9, K1's 11.6 -> 11.4, V2's 14.3 -> 13.9, D1's level); the others
+// leave it to channel_sum.
 template <class T>
-void conv_weight_grad(const ConvGeom& g, const T* x, const T* y, T* w) {
-  if (!gemm_supported(g)) return conv_weight_grad_reference(g, x, y, w);
-  if (use_depthwise(g)) { LUCID_DIRECT(conv_weight_grad_depthwise, g, x, y, w) }
+void weight_grad(const ConvGeom& g, const T* x, const T* y, T* w, T* gb) {
+  const auto bias = [&] {
+    if (gb) channel_sum<T>(g.N, g.Cy, g.y_spatial(), y, gb);
+  };
+  if (!gemm_supported(g)) return conv_weight_grad_reference(g, x, y, w), bias();
+  if (use_depthwise(g)) return [&] { LUCID_DIRECT(conv_weight_grad_depthwise, g, x, y, w) }(), bias();
   // The blocked weight gradient pads the y channels to whole vectors: with
   // 4 or fewer the direct backward goes first (one thread, 16 -> 1 channel at
   // 32^3, 2^3 taps at stride 2: 3.10 -> 0.51 ms; 32 -> 1, 3^3 taps: 6.65 ->
   // 1.90; 8 -> 2: 2.17 -> 0.96; with 16, 2 -> 16, the blocked one wins: 4.41
   // against 6.66).
   const bool direct = use_direct_backward(g, sizeof(T));
-  if (direct && g.cy_per_group() <= 4) { LUCID_DIRECT(conv_backward_direct, g, x, nullptr, y, nullptr, nullptr, w) }
-  if (use_blocked_backward(g, sizeof(T))) { LUCID_DIRECT(conv_weight_grad_blocked, g, x, y, w) }
-  if (direct) { LUCID_DIRECT(conv_backward_direct, g, x, nullptr, y, nullptr, nullptr, w) }
+  const auto direct_wgrad = [&] { LUCID_DIRECT(conv_backward_direct, g, x, nullptr, y, nullptr, nullptr, w) };
+  if (direct && g.cy_per_group() <= 4) return direct_wgrad(), bias();
+  if (use_blocked_backward(g, sizeof(T))) { LUCID_DIRECT(conv_weight_bias_grad_blocked, g, x, y, w, gb) }
+  if (direct) return direct_wgrad(), bias();
   if (!use_direct(g)) {
-    if (halves_fit(g, sizeof(T))) return conv_backward_halves<T>(g, x, nullptr, y, nullptr, w);
-    if (rows_fit(g)) return conv_backward_rows<T>(g, x, nullptr, y, nullptr, w);
-    return conv_weight_grad_gemm(g, x, y, w);
+    if (halves_fit(g, sizeof(T))) conv_backward_halves<T>(g, x, nullptr, y, nullptr, w);
+    else if (rows_fit(g)) conv_backward_rows<T>(g, x, nullptr, y, nullptr, w);
+    else conv_weight_grad_gemm(g, x, y, w);
+    return bias();
   }
-  LUCID_DIRECT(conv_weight_grad_direct, g, x, y, w)
+  [&] { LUCID_DIRECT(conv_weight_grad_direct, g, x, y, w) }();
+  bias();
+}
+}  // namespace
+template <class T>
+void conv_weight_grad(const ConvGeom& g, const T* x, const T* y, T* w) {
+  weight_grad<T>(g, x, y, w, nullptr);
 }
 namespace {
 // The blocked gather free to keep its packed weights in `spare` (w's size).
@@ -320,8 +339,9 @@ void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T*
   // of positions, or of column rows where there are fewer positions than
   // rows), heavily overlapping taps (and, with AVX-512, every shape the
   // blocked gather serves) the blocked gather and weight gradient; but for
-  // the depthwise and one-pass kernels, the bias gradient is a pass of its
-  // own.
+  // the depthwise and one-pass kernels, and the blocked weight gradient
+  // where its copies of y rows hold every y value, the bias gradient is a
+  // pass of its own.
   if (gemm_supported(g) && use_depthwise(g)) { LUCID_DIRECT(conv_backward_depthwise, g, x, w, y, gx, gw, gb) }
   if (gx && gw && gemm_supported(g) && use_direct_backward(g, sizeof(T))) {
     if (gb) channel_sum<T>(g.N, g.Cy, g.y_spatial(), y, gb);
@@ -339,8 +359,9 @@ void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T*
   } else if (gx && gw && gemm_supported(g) && use_blocked_gather(g)) {
     // The weight gradient, computed after, overwrites all of gw: until then
     // the gather (at stride 1 as the forward) keeps its packed weights there.
+    // The bias gradient comes with the weight gradient.
     gather_blocked_reusing<T>(g, y, w, gx, gw);
-    conv_weight_grad<T>(g, x, y, gw);
+    return weight_grad<T>(g, x, y, gw, gb);
   } else {
     if (gx) conv_gather<T>(g, y, w, nullptr, gx);
     if (gw) conv_weight_grad<T>(g, x, y, gw);
