@@ -728,9 +728,11 @@ TEST(Kernels, BlockedGatherTwoRowsMatchesReference) {
 
 // The blocked forward with AVX-512 on phase rows one pair wide (9 to 16
 // floats, 5 to 8 doubles along the last axis) and enough channels for 16 x
-// one pair: it runs two rows of a plane at a time (the other row reading
-// zeros for a tap only one meets; a phase of one vector or less, and a row
-// alone at a plane's end, as one row). Random channels (mostly whole
+// one pair, or a pair and a half wide (17 to 24 floats, 9 to 12 doubles:
+// tile_two_rows_half): it runs two rows of a plane at a time (the other
+// row reading zeros for a tap only one meets; a phase of one vector or
+// less, and a row alone at a plane's end or a residue's, as one row) where
+// its scratch allows. Random channels (mostly whole
 // tiles of 16), groups, bias, taps, strides, dilation (rows run `step`
 // apart when d1 = 2 and s1 = 1), padding and output lengths (phases of
 // unequal widths, taps that meet no input row at the planes' edges), odd
@@ -744,20 +746,48 @@ void check_forward_two_rows(std::uint32_t seed) {
   std::mt19937 rng(seed);
   auto r = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   for (int t = 0; t < 24; ++t) {
-    ConvGeom g = random_grouped(rng, {1, 40}, {16, 72}, {{{1, 4}, {1, 7}, {2, 2 * W + 2}}});
+    ConvGeom g = random_grouped(rng, {1, 40}, {16, 72}, {{{1, 4}, {1, 7}, {2, 3 * W + 2}}});
     if (t % 3) g.Cy = g.groups * 16 * r(1, 4);
     random_taps(g, r, t, true);
+    if (t % 4 == 0) g.x[1] = r(8, 12);  // rows `step` apart: residues long enough to meet whole
     for (int a = 0; a < 2; ++a) {
       const std::int64_t full = (g.x[a] - 1) * g.s[a] + g.d[a] * (g.k[a] - 1) + 1;
       g.y[a] = std::max<std::int64_t>(1, full - 2 * g.pad[a] + r(0, 1));
     }
-    g.y[2] = g.s[2] * r(W, 2 * W) + (g.s[2] == 2 ? r(-1, 0) : 0);  // phases of W to 2 W
+    g.y[2] = g.s[2] * r(W, 3 * W) + (g.s[2] == 2 ? r(-1, 0) : 0);  // phases of W to 3 W
     const auto [nx, ny, nw] = sizes(g);
     auto x = rand_vec<T>(nx, rng), w = rand_vec<T>(nw, rng), b = rand_vec<T>(static_cast<std::size_t>(g.Cy), rng);
     const T* bias = t % 2 ? b.data() : nullptr;
     std::vector<T> want(ny);
     k::conv_scatter_reference<T>(g, x.data(), w.data(), bias, want.data());
     check_one_and_two_threads<T>(want, [&](T* y) { k::avx512::conv_scatter_blocked<T>(g, x.data(), w.data(), bias, y); }, tol, t);
+  }
+}
+
+// Two rows at a time `step` apart (dilation 2 along axis 1 at stride 1:
+// rows run in two residues, and only rows `step` apart pair, the slots
+// sized for them), odd plane heights, outputs large enough that two rows
+// at a time fit the scratch budget: against the reference and bitwise the
+// same on 1 and 2 threads.
+TEST(Kernels, BlockedForwardTwoRowsStepApart) {
+  if (!cpu_has("avx512")) GTEST_SKIP() << "two rows at a time with AVX-512 only";
+  std::mt19937 rng(314);
+  for (int t = 0; t < 2; ++t) {
+    ConvGeom g;
+    g.N = 2;
+    g.Cx = 4;
+    g.Cy = 16;
+    const std::int64_t xs[3] = {8, t == 0 ? 15 : 13, t == 0 ? 12 : 20}, ks[3] = {1, 4, 3}, ds[3] = {1, 2, 1}, ps[3] = {0, 3, 1};
+    for (int a = 0; a < 3; ++a) {
+      g.x[a] = xs[a], g.k[a] = ks[a], g.d[a] = ds[a], g.pad[a] = ps[a];
+      g.y[a] = (g.x[a] - 1) + g.d[a] * (g.k[a] - 1) + 1 - 2 * g.pad[a];
+    }
+    const auto [nx, ny, nw] = sizes(g);
+    auto x = rand_vec<float>(nx, rng), w = rand_vec<float>(nw, rng);
+    std::vector<float> want(ny);
+    k::conv_scatter_reference<float>(g, x.data(), w.data(), nullptr, want.data());
+    check_one_and_two_threads<float>(
+        want, [&](float* y) { k::avx512::conv_scatter_blocked<float>(g, x.data(), w.data(), nullptr, y); }, 2e-6, t);
   }
 }
 

@@ -126,6 +126,10 @@ struct Vec512<float> {
   static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
   static V spread(Vec<float>::V h) { return _mm512_set1_ps(_mm256_cvtss_f32(h)); }  // h: one value in every lane
   static Vec<float>::V low(V v) { return __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7); }  // its first vector, no instruction
+  static Vec<float>::V high(V v) { return __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15); }
+  static V join(Vec<float>::V a, Vec<float>::V b) {  // a in the low half, b in the high
+    return __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  }
   static V load_lanes(const float* p, unsigned m) { return _mm512_maskz_loadu_ps(static_cast<__mmask16>(m), p); }
   static void store_lanes(float* p, unsigned m, V v) { _mm512_mask_storeu_ps(p, static_cast<__mmask16>(m), v); }
   static V lo(V a, V b) {  // within each 128-bit lane: a's first two, b's first two (shuffle_ps 0x44)
@@ -175,6 +179,8 @@ struct Vec512<double> {
   static void store(double* p, V v) { _mm512_storeu_pd(p, v); }
   static V spread(Vec<double>::V h) { return _mm512_set1_pd(_mm256_cvtsd_f64(h)); }
   static Vec<double>::V low(V v) { return __builtin_shufflevector(v, v, 0, 1, 2, 3); }
+  static Vec<double>::V high(V v) { return __builtin_shufflevector(v, v, 4, 5, 6, 7); }
+  static V join(Vec<double>::V a, Vec<double>::V b) { return __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7); }
   static V load_lanes(const double* p, unsigned m) { return _mm512_maskz_loadu_pd(static_cast<__mmask8>(m), p); }
   static void store_lanes(double* p, unsigned m, V v) { _mm512_mask_storeu_pd(p, static_cast<__mmask8>(m), v); }
   static V even(V a, V b) { return __builtin_shufflevector(a, b, 0, 1, 4, 5, 8, 9, 12, 13); }  // 128-bit lanes 0, 2
@@ -355,6 +361,41 @@ template <class T, int MR, bool PF>
   LUCID_UNROLL for (int m = 0; m < MR; ++m) {
     PT::store(outa + m * ld, a[m]);
     PT::store(outb + m * ld, b[m]);
+  }
+}
+// Two rows at once with AVX-512, each a pair and a half wide (rows of 17 to
+// 24 floats, 9 to 12 doubles): MR channels x a pair of each row and one
+// pair that joins the rows' last halves, the rows' inputs at xa[t] and
+// xb[t] (same taps, same weights ws[t]). With MR = 8 it loads three pairs
+// and 8 weights for 24 multiply-adds, all full width, where tile_half
+// spends one multiply-add in three on half a pair. Each row's sums, and so
+// its bits, are those tile_half gives it alone. Stored at outa + m * ld
+// and outb + m * ld; with PF, pf->step() once per kPrefetchChannels input
+// channels of each tap.
+template <class T, int MR, bool PF>
+[[gnu::noinline]] void tile_two_rows_half(const T* const* xa, const T* const* xb, const T* const* ws, std::int64_t nt,
+                                          std::int64_t cin, std::int64_t L, const typename Vec<T>::V* bv, T* outa,
+                                          T* outb, std::int64_t ld, PacedPrefetch* pf) {
+  using PT = Vec512<T>;
+  using HT = Vec<T>;
+  typename PT::V a[MR], b[MR], h[MR];
+  LUCID_UNROLL for (int m = 0; m < MR; ++m) a[m] = b[m] = h[m] = PT::spread(bv[m]);
+  const auto step = [&](const T* pa, const T* wc, const T* pb) {
+    const typename PT::V va = PT::load(pa), vb = PT::load(pb);
+    const typename PT::V vh = PT::join(HT::load(pa + PT::W), HT::load(pb + PT::W));
+    LUCID_UNROLL for (int m = 0; m < MR; ++m) {
+      const typename PT::V wv = PT::bcast(wc + m);
+      a[m] = PT::fma(wv, va, a[m]);
+      b[m] = PT::fma(wv, vb, b[m]);
+      h[m] = PT::fma(wv, vh, h[m]);
+    }
+  };
+  over_taps<T, MR, PF>(xa, ws, nt, 0, cin, L, pf, step, xb);
+  LUCID_UNROLL for (int m = 0; m < MR; ++m) {
+    PT::store(outa + m * ld, a[m]);
+    HT::store(outa + m * ld + PT::W, PT::low(h[m]));
+    PT::store(outb + m * ld, b[m]);
+    HT::store(outb + m * ld + PT::W, PT::high(h[m]));
   }
 }
 #endif

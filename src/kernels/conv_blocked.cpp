@@ -6,6 +6,7 @@
 // Compiled once per instruction set like conv_direct.cpp; the AVX2 code also
 // serves AVX-512 machines.
 #include <algorithm>
+#include <cassert>
 #include <cstdint>
 #include <numeric>
 #include <vector>
@@ -41,18 +42,21 @@ struct Tap {
 // block, phase and tap reads them from cache with plain loads (input channels
 // a power of two apart would otherwise share cache sets).
 //
-// R = 2 (AVX-512, MR = 8, NV = 2: rows of phases one pair wide) runs two
-// rows of an (n, qa) at a time, the next in order with it: tile_two_rows
-// for each phase one pair wide, each weight it loads serving both rows
-// (the other row reading a slot of zeros for a tap only one of them
-// meets), the phases of other widths and rows alone as with R = 1.
+// R = 2 (AVX-512: rows of phases one pair wide, NV = 2, or a pair and a
+// half, NV = 3) runs two rows of an (n, qa) at a time, the next in order
+// with it where that lies `step` further: tile_two_rows for each phase one
+// pair wide, tile_two_rows_half for a pair and a half, each weight it
+// loads serving both rows (the other row reading a slot of zeros for a tap
+// only one of them meets), the phases of other widths and rows alone as
+// with R = 1. It declines (false, having done nothing) where its scratch
+// would pass a tenth of the output.
 //
 // `flipped`: w holds the weights of the gather whose forward this is
 // (conv_gather_as_forward), [g.Cy][g.Cx / groups][K], taps reversed.
 // `spare` (or null): memory of w's size, not w, that weights packed once
 // for all threads may take where they fit.
 template <class T, int MR, int NV, int R = 1, int MT = MR>
-void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, bool flipped, T* spare) {
+bool scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, bool flipped, T* spare) {
   using VT = Vec<T>;
   using V = typename VT::V;
   constexpr int NR = NV * VT::W;
@@ -101,7 +105,7 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
       }
       rows.push_back(std::move(rp));
     }
-  if (rows.empty() || g.N == 0) return;
+  if (rows.empty() || g.N == 0) return true;
   wblock = std::max<std::int64_t>(wblock, 1);  // per channel of a block: block b's weights at first(b) * wblock
   const double out_bytes = static_cast<double>(g.N * g.Cy * Y) * sizeof(T);
   const std::int64_t plane = g.x[0] * g.x[1];  // input rows per channel
@@ -142,13 +146,6 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
               dst[(ph.wofs + static_cast<std::int64_t>(t) * cxg + ci) * wd + m] =
                   m < mr ? weight(grp, ci, co0 + m, ph.taps[t].kf) : T(0);
   };
-  const std::int64_t wall_size = g.groups * per_group_size;
-  T* wall = !shared ? nullptr
-            : spare && wall_size <= g.Cx * cyg * K ? spare
-                                                  : thread_scratch<T>(static_cast<std::size_t>(wall_size), 1);
-  if (shared)
-    for (std::int64_t grp = 0; grp < g.groups; ++grp)
-      for (std::int64_t b = 0; b < coblocks; ++b) pack(wall + grp * per_group_size + cb.first(b) * wblock, grp, b);
   // Streaming stores for outputs beyond the caches (streams()): U2's
   // forward (32 MB) 5.9-6.6 -> 3.9-4.3 ms, U1's (8 MB) 2.0-2.2 -> 1.8-2.0,
   // V1's (17 MB) 14.1-14.9 -> 13.5-14.2, K1's (4.2 MB) level
@@ -171,7 +168,34 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
     std::sort(v.begin(), v.end());
     return static_cast<std::int64_t>(std::unique(v.begin(), v.end()) - v.begin());
   };
-  const std::int64_t nheld = std::min(R * nslot, distinct(ax[0]) * R * distinct(ax[1])) + (R == 2 ? 1 : 0);
+  // Two rows pair only `step` apart (the next in order, within a residue):
+  // their rows along axis 1 are those of one, and of one `step` further.
+  const auto distinct_two = [&](const std::vector<AxisPhase>& a) {
+    std::vector<std::int64_t> v;
+    for (const AxisPhase& p : a)
+      if (p.Q > 0)
+        for (std::int64_t off : p.off) v.push_back(p.q0 - off), v.push_back(p.q0 - off + step);
+    std::sort(v.begin(), v.end());
+    return static_cast<std::int64_t>(std::unique(v.begin(), v.end()) - v.begin());
+  };
+  const std::int64_t nheld =
+      std::min(R * nslot, distinct(ax[0]) * (R == 2 ? distinct_two(ax[1]) : distinct(ax[1]))) + (R == 2 ? 1 : 0);
+  // The weights packed once go to spare where they fit, else to scratch.
+  const std::int64_t wall_size = g.groups * per_group_size;
+  const bool in_spare = spare && wall_size <= g.Cx * cyg * K;
+  // Two rows at once hold more slots: only within a tenth of the output
+  // (counted for two threads, whatever the count), else false, having done
+  // nothing (the caller runs one row at a time; D1's forward took 11.6%).
+  if constexpr (R == 2) {
+    const std::int64_t own_max = shared ? 0 : cb.first(std::min(per_group, coblocks)) * wblock;
+    const double scratch = 2.0 * static_cast<double>(own_max + R * staged + nheld * cxg * L) +
+                           (shared && !in_spare ? static_cast<double>(wall_size) : 0.0);
+    if (scratch * sizeof(T) > 0.1 * out_bytes) return false;
+  }
+  T* wall = !shared ? nullptr : in_spare ? spare : thread_scratch<T>(static_cast<std::size_t>(wall_size), 1);
+  if (shared)
+    for (std::int64_t grp = 0; grp < g.groups; ++grp)
+      for (std::int64_t b = 0; b < coblocks; ++b) pack(wall + grp * per_group_size + cb.first(b) * wblock, grp, b);
 #pragma omp parallel for schedule(dynamic, 1) if (g.worth_threads())
   for (std::int64_t it = 0; it < items; ++it) {
     const std::int64_t bg = it % bgroups, ch = (it / bgroups) % chunks, grp = it / (bgroups * chunks);
@@ -195,7 +219,10 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
     for (std::int64_t row = r0, nr = 0; row < r1; row += nr) {
       // rows run over (sample, qa, qb): each item's packed weights serve
       // every sample; with R = 2 the next row of the same (n, qa) joins
-      nr = R == 2 && row + 1 < r1 && row % QB + 1 < QB ? 2 : 1;
+      nr = R == 2 && row + 1 < r1 && row % QB + 1 < QB &&
+                   order[static_cast<std::size_t>((row + 1) % QB)] == order[static_cast<std::size_t>(row % QB)] + step
+               ? 2
+               : 1;
       const std::int64_t n = row / (QA * QB), qa = row / QB % QA;
       std::int64_t qbs[R];
       for (std::int64_t u = 0; u < R; ++u) qbs[u] = u < nr ? order[static_cast<std::size_t>((row + u) % QB)] : QB;
@@ -213,6 +240,7 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
           }
         }
       slots.assign([&](std::int64_t sl, std::int64_t key) {
+        assert(sl < nheld - (R == 2 ? 1 : 0));  // the unit's rows fit the slots (the zero slot last)
         const T* src = x + ((key / plane) * g.Cx + grp * cxg) * X + (key % plane) * Xw + iw_lo;
         for (std::int64_t ci = 0; ci < cxg; ++ci) {
           T* dst = xp + (sl * cxg + ci) * L;
@@ -269,8 +297,12 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
 #if LUCID_ISA_LEVEL == 2
             if constexpr (R == 2)
               if (nlive == 2 && VT::W < a2.Q && a2.Q <= NR) {
-                tile_two_rows<T, M, false>(xs.data(), xs.data() + ntap_max, ws.data(), nl, cxg, L, bv, out(live[0]),
-                                            out(live[1]), ld, nullptr);
+                if (a2.Q <= 2 * VT::W)
+                  tile_two_rows<T, M, false>(xs.data(), xs.data() + ntap_max, ws.data(), nl, cxg, L, bv, out(live[0]),
+                                             out(live[1]), ld, nullptr);
+                else
+                  tile_two_rows_half<T, M, false>(xs.data(), xs.data() + ntap_max, ws.data(), nl, cxg, L, bv,
+                                                  out(live[0]), out(live[1]), ld, nullptr);
                 continue;
               }
 #endif
@@ -296,6 +328,7 @@ void scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
     }
     if (stream) _mm_sfence();
   }
+  return true;
 }
 
 // d[i] += s[i] for i < n: whole vectors, then (float) a half vector, then one by one.
@@ -476,9 +509,19 @@ void scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T
     // 5.70 and its gather (as this forward) 5.71 -> 5.47, F1's 28.7 ->
     // 28.2. The tiles are not inlined (tile, tile_two_rows): inlined here,
     // 12 x two rows kept sums on the stack, and V1's forward took 17 ms.
+    // Phase rows a pair and a half wide run two rows at a time too, 8
+    // channels x a pair of each and a pair joining their last halves
+    // (tile_two_rows_half), where their scratch keeps within a tenth of
+    // the output.
+    const std::int64_t widest = *std::max_element(rows.begin(), rows.end());
     if constexpr (mr() == 16 && nv() == 2)
-      if (*std::max_element(rows.begin(), rows.end()) <= 2 * Vec<T>::W)
-        return with_wide_blocks(cyg, [&](auto wide) { scatter_tiles<T, wide(), 2, 2, 8>(g, x, w, bias, y, flipped, spare); });
+      if (widest <= 2 * Vec<T>::W) {
+        bool done = false;
+        with_wide_blocks(cyg, [&](auto wide) { done = scatter_tiles<T, wide(), 2, 2, 8>(g, x, w, bias, y, flipped, spare); });
+        if (done) return;
+      }
+    if constexpr (mr() == 8 && nv() == 3)
+      if (widest <= 3 * Vec<T>::W && scatter_tiles<T, 8, 3, 2>(g, x, w, bias, y, flipped, spare)) return;
     if constexpr (mr() == 8 && (nv() == 4 || nv() == 3))
       return with_wide_blocks(cyg, [&](auto wide) { scatter_tiles<T, wide(), nv(), 1, 8>(g, x, w, bias, y, flipped, spare); });
 #endif
