@@ -185,7 +185,8 @@ bool scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
   const bool in_spare = spare && wall_size <= g.Cx * cyg * K;
   // Two rows at once hold more slots: only within a tenth of the output
   // (counted for two threads, whatever the count), else false, having done
-  // nothing (the caller runs one row at a time; D1's forward took 11.6%).
+  // nothing (the caller runs one row at a time; D1's forward would take
+  // about 12%).
   if constexpr (R == 2) {
     const std::int64_t own_max = shared ? 0 : cb.first(std::min(per_group, coblocks)) * wblock;
     const double scratch = 2.0 * static_cast<double>(own_max + R * staged + nheld * cxg * L) +
