@@ -729,7 +729,7 @@ TEST(Kernels, BlockedGatherTwoRowsMatchesReference) {
 // The blocked forward with AVX-512 on phase rows one pair wide (9 to 16
 // floats, 5 to 8 doubles along the last axis) and enough channels for 16 x
 // one pair, or a pair and a half wide (17 to 24 floats, 9 to 12 doubles:
-// tile_two_rows_half): it runs two rows of a plane at a time (the other
+// tile_two_rows with Half): it runs two rows of a plane at a time (the other
 // row reading zeros for a tap only one meets; a phase of one vector or
 // less, and a row alone at a plane's end or a residue's, as one row) where
 // its scratch allows. Random channels (mostly whole

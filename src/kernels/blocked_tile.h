@@ -338,64 +338,43 @@ void tile_half(const T* const* xs, const T* const* ws, std::int64_t nt, std::int
 // at xa[t] and xb[t] (same taps, same weights ws[t]). With MR = 8 it loads
 // two pairs and 8 weights for 16 multiply-adds, where 16 channels x one
 // pair of one row load a value for every multiply-add (17 loads per 16),
-// and every weight it loads serves both rows. Each row's sums, and so its
-// bits, are those tile<T, MR, 2> gives it alone. Stored at outa + m * ld
-// and outb + m * ld; with PF, pf->step() once per kPrefetchChannels input
-// channels of each tap.
-template <class T, int MR, bool PF>
-[[gnu::noinline]] void tile_two_rows(const T* const* xa, const T* const* xb, const T* const* ws, std::int64_t nt, std::int64_t cin,
-                   std::int64_t L, const typename Vec<T>::V* bv, T* outa, T* outb, std::int64_t ld,
-                   PacedPrefetch* pf) {
-  using PT = Vec512<T>;
-  typename PT::V a[MR], b[MR];
-  LUCID_UNROLL for (int m = 0; m < MR; ++m) a[m] = b[m] = PT::spread(bv[m]);
-  const auto step = [&](const T* pa, const T* wc, const T* pb) {
-    const typename PT::V va = PT::load(pa), vb = PT::load(pb);
-    LUCID_UNROLL for (int m = 0; m < MR; ++m) {
-      const typename PT::V wv = PT::bcast(wc + m);
-      a[m] = PT::fma(wv, va, a[m]);
-      b[m] = PT::fma(wv, vb, b[m]);
-    }
-  };
-  over_taps<T, MR, PF>(xa, ws, nt, 0, cin, L, pf, step, xb);
-  LUCID_UNROLL for (int m = 0; m < MR; ++m) {
-    PT::store(outa + m * ld, a[m]);
-    PT::store(outb + m * ld, b[m]);
-  }
-}
-// Two rows at once with AVX-512, each a pair and a half wide (rows of 17 to
-// 24 floats, 9 to 12 doubles): MR channels x a pair of each row and one
-// pair that joins the rows' last halves, the rows' inputs at xa[t] and
-// xb[t] (same taps, same weights ws[t]). With MR = 8 it loads three pairs
-// and 8 weights for 24 multiply-adds, all full width, where tile_half
-// spends one multiply-add in three on half a pair. Each row's sums, and so
-// its bits, are those tile_half gives it alone. Stored at outa + m * ld
-// and outb + m * ld; with PF, pf->step() once per kPrefetchChannels input
-// channels of each tap.
-template <class T, int MR, bool PF>
-[[gnu::noinline]] void tile_two_rows_half(const T* const* xa, const T* const* xb, const T* const* ws, std::int64_t nt,
-                                          std::int64_t cin, std::int64_t L, const typename Vec<T>::V* bv, T* outa,
-                                          T* outb, std::int64_t ld, PacedPrefetch* pf) {
+// and every weight it loads serves both rows. With Half, each row a pair
+// and a half wide (17 to 24 floats, 9 to 12 doubles): a third pair joins
+// the rows' last halves, so all its multiply-adds are full width where
+// tile_half spends one in three on half a pair. Each row's sums, and so its
+// bits, are those tile<T, MR, 2> (with Half, tile_half) gives it alone.
+// Stored at outa + m * ld and outb + m * ld; with PF, pf->step() once per
+// kPrefetchChannels input channels of each tap.
+template <class T, int MR, bool PF, bool Half = false>
+[[gnu::noinline]] void tile_two_rows(const T* const* xa, const T* const* xb, const T* const* ws, std::int64_t nt,
+                                     std::int64_t cin, std::int64_t L, const typename Vec<T>::V* bv, T* outa,
+                                     T* outb, std::int64_t ld, PacedPrefetch* pf) {
   using PT = Vec512<T>;
   using HT = Vec<T>;
-  typename PT::V a[MR], b[MR], h[MR];
-  LUCID_UNROLL for (int m = 0; m < MR; ++m) a[m] = b[m] = h[m] = PT::spread(bv[m]);
+  typename PT::V a[MR], b[MR], h[Half ? MR : 1];
+  LUCID_UNROLL for (int m = 0; m < MR; ++m) {
+    a[m] = b[m] = PT::spread(bv[m]);
+    if constexpr (Half) h[m] = a[m];
+  }
   const auto step = [&](const T* pa, const T* wc, const T* pb) {
     const typename PT::V va = PT::load(pa), vb = PT::load(pb);
-    const typename PT::V vh = PT::join(HT::load(pa + PT::W), HT::load(pb + PT::W));
+    typename PT::V vh{};
+    if constexpr (Half) vh = PT::join(HT::load(pa + PT::W), HT::load(pb + PT::W));
     LUCID_UNROLL for (int m = 0; m < MR; ++m) {
       const typename PT::V wv = PT::bcast(wc + m);
       a[m] = PT::fma(wv, va, a[m]);
       b[m] = PT::fma(wv, vb, b[m]);
-      h[m] = PT::fma(wv, vh, h[m]);
+      if constexpr (Half) h[m] = PT::fma(wv, vh, h[m]);
     }
   };
   over_taps<T, MR, PF>(xa, ws, nt, 0, cin, L, pf, step, xb);
   LUCID_UNROLL for (int m = 0; m < MR; ++m) {
     PT::store(outa + m * ld, a[m]);
-    HT::store(outa + m * ld + PT::W, PT::low(h[m]));
     PT::store(outb + m * ld, b[m]);
-    HT::store(outb + m * ld + PT::W, PT::high(h[m]));
+    if constexpr (Half) {
+      HT::store(outa + m * ld + PT::W, PT::low(h[m]));
+      HT::store(outb + m * ld + PT::W, PT::high(h[m]));
+    }
   }
 }
 #endif

@@ -45,7 +45,7 @@ struct Tap {
 // R = 2 (AVX-512: rows of phases one pair wide, NV = 2, or a pair and a
 // half, NV = 3) runs two rows of an (n, qa) at a time, the next in order
 // with it where that lies `step` further: tile_two_rows for each phase one
-// pair wide, tile_two_rows_half for a pair and a half, each weight it
+// pair wide, tile_two_rows with Half for a pair and a half, each weight it
 // loads serving both rows (the other row reading a slot of zeros for a tap
 // only one of them meets), the phases of other widths and rows alone as
 // with R = 1. It declines (false, having done nothing) where its scratch
@@ -159,27 +159,19 @@ bool scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
   const std::int64_t staged = direct ? 0 : MR * stage;
   // The slots one unit of rows holds at once (its distinct input rows: the
   // rows along axis 0, times those along axis 1 of each of its rows), and
-  // for two rows a slot of zeros after them.
-  const auto distinct = [](const std::vector<AxisPhase>& a) {
+  // for two rows a slot of zeros after them. Two rows pair only `step`
+  // apart (the next in order, within a residue): their rows along axis 1
+  // are those of one, and of one `step` further (`shift`).
+  const auto distinct = [](const std::vector<AxisPhase>& a, std::int64_t shift) {
     std::vector<std::int64_t> v;
     for (const AxisPhase& p : a)
       if (p.Q > 0)
-        for (std::int64_t off : p.off) v.push_back(p.q0 - off);
-    std::sort(v.begin(), v.end());
-    return static_cast<std::int64_t>(std::unique(v.begin(), v.end()) - v.begin());
-  };
-  // Two rows pair only `step` apart (the next in order, within a residue):
-  // their rows along axis 1 are those of one, and of one `step` further.
-  const auto distinct_two = [&](const std::vector<AxisPhase>& a) {
-    std::vector<std::int64_t> v;
-    for (const AxisPhase& p : a)
-      if (p.Q > 0)
-        for (std::int64_t off : p.off) v.push_back(p.q0 - off), v.push_back(p.q0 - off + step);
+        for (std::int64_t off : p.off) v.push_back(p.q0 - off), v.push_back(p.q0 - off + shift);
     std::sort(v.begin(), v.end());
     return static_cast<std::int64_t>(std::unique(v.begin(), v.end()) - v.begin());
   };
   const std::int64_t nheld =
-      std::min(R * nslot, distinct(ax[0]) * (R == 2 ? distinct_two(ax[1]) : distinct(ax[1]))) + (R == 2 ? 1 : 0);
+      std::min(R * nslot, distinct(ax[0], 0) * distinct(ax[1], R == 2 ? step : 0)) + (R == 2 ? 1 : 0);
   // The weights packed once go to spare where they fit, else to scratch.
   const std::int64_t wall_size = g.groups * per_group_size;
   const bool in_spare = spare && wall_size <= g.Cx * cyg * K;
@@ -302,8 +294,8 @@ bool scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
                   tile_two_rows<T, M, false>(xs.data(), xs.data() + ntap_max, ws.data(), nl, cxg, L, bv, out(live[0]),
                                              out(live[1]), ld, nullptr);
                 else
-                  tile_two_rows_half<T, M, false>(xs.data(), xs.data() + ntap_max, ws.data(), nl, cxg, L, bv,
-                                                  out(live[0]), out(live[1]), ld, nullptr);
+                  tile_two_rows<T, M, false, true>(xs.data(), xs.data() + ntap_max, ws.data(), nl, cxg, L, bv,
+                                                   out(live[0]), out(live[1]), ld, nullptr);
                 continue;
               }
 #endif
@@ -512,7 +504,7 @@ void scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T
     // 12 x two rows kept sums on the stack, and V1's forward took 17 ms.
     // Phase rows a pair and a half wide run two rows at a time too, 8
     // channels x a pair of each and a pair joining their last halves
-    // (tile_two_rows_half), where their scratch keeps within a tenth of
+    // (tile_two_rows with Half), where their scratch keeps within a tenth of
     // the output.
     const std::int64_t widest = *std::max_element(rows.begin(), rows.end());
     if constexpr (mr() == 16 && nv() == 2)

@@ -204,7 +204,8 @@ inline std::int64_t y_rows_of_two(const ConvGeom& g, const YRows& yr) {
 
 // The gather, one row of x at a time (R = 1) or, with AVX-512 and rows one
 // pair wide, two at a time where unit_rows allows (R = 2: gather_two_rows,
-// MR = 8, NV = 2; a row alone takes gather_row).
+// NV = 2; a row alone takes gather_row). Blocks of x channels MR wide, then
+// MT (ChannelBlocks).
 template <class T, int MR, int NV, int R = 1, int MT = MR>
 void gather_tiles(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x, T* spare) {
   constexpr int NR = NV * Vec<T>::W;
@@ -477,8 +478,8 @@ struct BiasRows {
 // Adds to acc[co] (co < cyg) every value of a channel-last copy of a y row
 // (`rows` positions of cs channels, cs whole vectors; zeros where nothing
 // was copied): a vector of channels at a time, four positions' sums side
-// by side in registers (summed into acc row by row, each addition waited
-// on the one before through memory).
+// by side in registers. (Summed into acc row by row, each addition waited
+// on the one before through memory, and U2's backward gained nothing.)
 template <class T>
 void add_channel_last(const T* src, std::int64_t rows, std::int64_t cs, std::int64_t cyg, double* acc) {
   constexpr std::int64_t W = Vec<T>::W;
@@ -823,9 +824,8 @@ void conv_gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, cons
     // (with_wide_blocks) hold more sums: see wide_block_cost. So do 8 x
     // two pairs (rows of 17 to 32 floats): U2's gather 4.40 -> 4.23 ms,
     // F1's 33.4 -> 29.6, their backward 9.83 -> 9.60 and 63.9 -> 58.4
-    // (minima of three or four). Runs of taps
-    // whose y values stay in L1 while every block passes (the sums kept
-    // between runs) measured level.
+    // (minima of three or four). Runs of taps whose y values stay in L1
+    // while every block passes (the sums kept between runs) measured level.
     if constexpr (mr() == 16 && nv() == 2)
       if (g.x[2] <= 2 * Vec<T>::W)
         return with_wide_blocks(cxg, [&](auto wide) { gather_tiles<T, wide(), 2, 2, 8>(g, y, w, bias, x, spare); });
