@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "core/system_memory.h"
 #include "kernels/conv.h"
 
 namespace k = lucid::kernels;
@@ -44,7 +45,7 @@ struct Aligned {
   template <class U>
   Aligned(const Aligned<U>&) {}
   T* allocate(std::size_t n) {
-    void* p = std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64);
+    void* p = lucid::system_alloc((n * sizeof(T) + 63) / 64 * 64);  // the pages tensors get
     if (!p) throw std::bad_alloc();
     return static_cast<T*>(p);
   }

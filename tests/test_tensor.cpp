@@ -1,6 +1,7 @@
 // Tensors, factories, printing and the autograd engine.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <sstream>
 
 #include "lucid/lucid.h"
@@ -159,6 +160,21 @@ TEST(Allocator, ReusesFreedMemoryAndCanRelease) {
   Tensor b = Tensor::empty({1 << 20});
   EXPECT_EQ(b.raw_data(), first);
   EXPECT_GE(lucid::empty_cache(), std::size_t{0});
+}
+
+// Fresh blocks of 4 MiB and more start on a 2 MiB boundary (where the
+// system can back them with huge pages); smaller ones on 64 bytes. Both are
+// fully writable, the large one to its last byte.
+TEST(Allocator, LargeBlocksStartOnHugePages) {
+  lucid::empty_cache();
+  Tensor big = Tensor::zeros({(4 << 20) / 4 + 3});
+  Tensor small = Tensor::zeros({1000});
+  const auto at = [](const Tensor& t) { return reinterpret_cast<std::uintptr_t>(t.raw_data()); };
+  EXPECT_EQ(at(big) % (std::uintptr_t{2} << 20), 0u);
+  EXPECT_EQ(at(small) % 64, 0u);
+  float* p = static_cast<float*>(big.raw_data());
+  p[big.numel() - 1] = 7.0f;
+  EXPECT_EQ(big.flat(big.numel() - 1), 7.0);
 }
 
 TEST(Threading, SetAndGet) {

@@ -1,6 +1,7 @@
 // A caching allocator: freed tensor memory is kept, by exact size, and handed
 // to the next tensor of that size, so a training loop in its steady state
-// faults in no fresh pages.
+// faults in no fresh pages. Fresh blocks come from system_alloc (huge pages
+// for large ones).
 #include <atomic>
 #include <cstdlib>
 #include <map>
@@ -10,12 +11,13 @@
 #include <vector>
 
 #include "lucid/error.h"
+#include "system_memory.h"
 #include "tensor_impl.h"
 
 namespace lucid {
 namespace {
 
-constexpr std::size_t kAlign = 64;
+constexpr std::size_t kAlign = kStorageAlign;
 constexpr std::size_t kMaxCached = std::size_t{4} << 30;  // never keep more than 4 GiB idle
 
 struct Cache {
@@ -66,11 +68,11 @@ std::shared_ptr<void> allocate(std::size_t bytes) {
     c.allocated += size;
   }
   if (p == nullptr) {
-    p = std::aligned_alloc(kAlign, size);
+    p = system_alloc(size);
     if (p == nullptr) {
       // Give the cache back to the system and try once more.
       empty_cache();
-      p = std::aligned_alloc(kAlign, size);
+      p = system_alloc(size);
     }
     if (p == nullptr) {
       std::lock_guard<std::mutex> lock(c.mu);
