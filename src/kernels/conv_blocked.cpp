@@ -206,8 +206,12 @@ bool scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
       for (std::int64_t b = 0; b < nb; ++b) pack(wp + (cb.first(b0 + b) - cb.first(b0)) * wblock, grp, b0 + b);
     // input rows (n * X0 + id) * X1 + ih, [row of the unit][tap row]
     RowSlots slots(R * nslot);
-    std::vector<const T*> phrow(static_cast<std::size_t>(g.s[2])), xs(static_cast<std::size_t>(R * ntap_max)),
+    // Per phase along the last axis: its live taps' input rows (xs: [phase][row of the unit][tap]) and
+    // their indices (tix: [phase][tap]), the same for every block.
+    const std::int64_t nph = g.s[2];
+    std::vector<const T*> phrow(static_cast<std::size_t>(nph)), xs(static_cast<std::size_t>(nph * R * ntap_max)),
         ws(static_cast<std::size_t>(ntap_max));
+    std::vector<std::int64_t> tix(static_cast<std::size_t>(nph * ntap_max)), ntl(static_cast<std::size_t>(nph));
     const std::int64_t r0 = nrows * ch / chunks, r1 = nrows * (ch + 1) / chunks;
     for (std::int64_t row = r0, nr = 0; row < r1; row += nr) {
       // rows run over (sample, qa, qb): each item's packed weights serve
@@ -257,6 +261,29 @@ bool scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
         for (std::int64_t u = 0; u < R; ++u)
           yrow[u] = u < nr ? y + (n * g.Cy + grp * cyg) * Y + (od * g.y[1] + a1.o(a1.q0 + qbs[u], g.s[1], g.pad[1])) * Yw
                            : nullptr;
+        // The live taps: where their input rows are. Two rows take a tap
+        // either meets, the other reading zeros.
+        for (std::size_t p = 0; p < rp.wph.size(); ++p) {
+          const WPhase& ph = rp.wph[p];
+          const std::int64_t nt = static_cast<std::int64_t>(ph.taps.size());
+          const T** px = xs.data() + static_cast<std::int64_t>(p) * R * ntap_max;
+          std::int64_t* ti = tix.data() + static_cast<std::int64_t>(p) * ntap_max;
+          std::int64_t nl = 0;
+          for (std::int64_t t = 0; t < nt; ++t) {
+            const Tap& tp = ph.taps[static_cast<std::size_t>(t)];
+            bool any = false;
+            for (std::int64_t j = 0; j < nlive; ++j)
+              any = any || slots.slot_of[static_cast<std::size_t>(live[j] * nslot + tp.rt)] >= 0;
+            if (!any) continue;
+            // column c reads iw = q0 + c - off2, packed at iw - iw_lo
+            for (std::int64_t j = 0; j < nlive; ++j) {
+              const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(live[j] * nslot + tp.rt)];
+              px[j * ntap_max + nl] = (sl >= 0 ? xp + sl * cxg * L : zero) + (ph.a2->q0 - tp.off2 - iw_lo);
+            }
+            ti[nl++] = t;
+          }
+          ntl[p] = nl;
+        }
         for (std::int64_t b = 0; b < nb; ++b) cb.with_width(b0 + b, [&](auto wd) {
           constexpr int M = wd();
           const std::int64_t co0 = cb.first(b0 + b), mr = std::min<std::int64_t>(M, cyg - co0);
@@ -266,41 +293,29 @@ bool scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
             const T bm = (bias && m < mr) ? bias[grp * cyg + co0 + m] : T(0);
             bv[m] = VT::bcast(&bm);
           }
-          for (const WPhase& ph : rp.wph) {
+          for (std::size_t p = 0; p < rp.wph.size(); ++p) {
+            const WPhase& ph = rp.wph[p];
             const AxisPhase& a2 = *ph.a2;
-            const std::int64_t nt = static_cast<std::int64_t>(ph.taps.size());
-            // The live taps: where their input rows and weights are. Two
-            // rows take a tap either meets, the other reading zeros.
-            std::int64_t nl = 0;
-            for (std::int64_t t = 0; t < nt; ++t) {
-              const Tap& tp = ph.taps[static_cast<std::size_t>(t)];
-              bool any = false;
-              for (std::int64_t j = 0; j < nlive; ++j)
-                any = any || slots.slot_of[static_cast<std::size_t>(live[j] * nslot + tp.rt)] >= 0;
-              if (!any) continue;
-              // column c reads iw = q0 + c - off2, packed at iw - iw_lo
-              for (std::int64_t j = 0; j < nlive; ++j) {
-                const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(live[j] * nslot + tp.rt)];
-                xs[static_cast<std::size_t>(j * ntap_max + nl)] = (sl >= 0 ? xp + sl * cxg * L : zero) + (a2.q0 - tp.off2 - iw_lo);
-              }
-              ws[static_cast<std::size_t>(nl++)] = wb + (ph.wofs + t * cxg) * M;
-            }
+            const T* const* xsp = xs.data() + static_cast<std::int64_t>(p) * R * ntap_max;
+            const std::int64_t* ti = tix.data() + static_cast<std::int64_t>(p) * ntap_max;
+            const std::int64_t nl = ntl[p];
+            for (std::int64_t i = 0; i < nl; ++i) ws[static_cast<std::size_t>(i)] = wb + (ph.wofs + ti[i] * cxg) * M;
             const std::int64_t ld = direct ? Y : stage;
             const auto out = [&](std::int64_t u) { return direct ? yrow[u] + co0 * Y : st + u * staged + ph.sofs; };
 #if LUCID_ISA_LEVEL == 2
             if constexpr (R == 2)
               if (nlive == 2 && VT::W < a2.Q && a2.Q <= NR) {
                 if (a2.Q <= 2 * VT::W)
-                  tile_two_rows<T, M, false>(xs.data(), xs.data() + ntap_max, ws.data(), nl, cxg, L, bv, out(live[0]),
+                  tile_two_rows<T, M, false>(xsp, xsp + ntap_max, ws.data(), nl, cxg, L, bv, out(live[0]),
                                              out(live[1]), ld, nullptr);
                 else
-                  tile_two_rows<T, M, false, true>(xs.data(), xs.data() + ntap_max, ws.data(), nl, cxg, L, bv,
+                  tile_two_rows<T, M, false, true>(xsp, xsp + ntap_max, ws.data(), nl, cxg, L, bv,
                                                    out(live[0]), out(live[1]), ld, nullptr);
                 continue;
               }
 #endif
             for (std::int64_t j = 0; j < nlive; ++j) {
-              const T* const* xr = xs.data() + j * ntap_max;
+              const T* const* xr = xsp + j * ntap_max;
               T* o = out(live[j]);
               std::int64_t c0 = 0;
               for (; c0 + VT::W < a2.Q; c0 += NR) tile<T, M, NV>(xr, ws.data(), nl, c0, cxg, L, bv, o, ld);
