@@ -8,7 +8,7 @@
 //   - few channels per group or a tiny problem: direct loops;
 //   - rows long enough to fill register tiles (AVX2 and up): the blocked
 //     kernels (conv_blocked.cpp, conv_blocked_grad.cpp), and for the
-//     backward of k = s with few channels the one-pass backward;
+//     backward of k = s the one-pass backward where its scratch fits;
 //   - shorter rows, channels in whole vectors (AVX2 and up): the channels
 //     kernels (conv_channels_forward.cpp, conv_channels_grad.cpp);
 //   - otherwise: stride phases and matrix products (conv_gemm.cpp), or for
@@ -303,26 +303,31 @@ void gather_blocked_reusing(const ConvGeom& g, const T* y, const T* w, T* x, T* 
   LUCID_DIRECT(conv_gather_blocked_reusing, g, y, w, nullptr, x, spare)
 }
 // The one-pass backward (both gradients and the bias gradient from one copy
-// of each y row: conv_backward_blocked_onepass), for at most 1024 channel
-// pairs per group, where it serves within a tenth of what the backward
-// produces (the callers have checked use_blocked_gather, so never with the
-// base ISA). It saves two reads of y, which count where there are few
-// channels per y element: on the Zen 4, two threads, against the blocked
-// gather, weight gradient and bias pass (`build/bench/kernel_time N Cx Cy I
-// 2 2 0 0 1 1 float32 bwd 8`, k = s = 2, OPENBLAS_NUM_THREADS=1), L1 (32 ->
-// 16 at 64^3) 28.6-28.8 ms against 35.6-36.4, 16 -> 16 at 48^3 (N 2) 14.8
-// against 21.0-21.6, 48 -> 16 at 48^3 16.5-16.7 against 19.1, 32 -> 32 at
-// 40^3 13.7-14.0 against 17.5-17.6, 64 -> 16 at 40^3 13.2-13.5 against
-// 14.4-14.5; with more pairs it loses: U2 (64 -> 32 at 32^3) 14.5-14.6
-// against 13.9-14.3, 48 -> 48 at 32^3 18.6 against 17.3-17.5. With AVX2
+// of each y row: conv_backward_blocked_onepass), where it serves within a
+// tenth of what the backward produces (the callers have checked
+// use_blocked_gather, so never with the base ISA). It saves two reads of y,
+// which count where there are few channels per y element: on the Zen 4,
+// two threads, against the blocked gather, weight gradient and bias pass
+// (`build/bench/kernel_time N Cx Cy I 2 2 0 0 1 1 float32 bwd 8`, k = s =
+// 2, OPENBLAS_NUM_THREADS=1), L1 (32 -> 16 at 64^3) 28.6-28.8 ms against
+// 35.6-36.4, 16 -> 16 at 48^3 (N 2) 14.8 against 21.0-21.6, 48 -> 16 at
+// 48^3 16.5-16.7 against 19.1, 32 -> 32 at 40^3 13.7-14.0 against
+// 17.5-17.6, 64 -> 16 at 40^3 13.2-13.5 against 14.4-14.5. With AVX2
 // (forced on the Zen 4) against the shared-column halves that serve there:
 // L1 33.4-33.6 against 41.2-41.6 (float64 68.5 against 83-92), 16 -> 16 at
 // 48^3 (N 2) 18.2-19.7 against 27.7, 48 -> 16 at 48^3 19.6-20.1 against
 // 23.0, 32 -> 32 at 40^3 16.8-17.1 against 22.0-23.7, 64 -> 16 at 40^3
-// 15.8-15.9 against 16.1-16.3.
+// 15.8-15.9 against 16.1-16.3. It was kept to 1024 channel pairs, because
+// on the Zen 4 U2 (64 -> 32 at 32^3) took 14.5 ms against 13.9-14.3 and
+// 48 -> 48 at 32^3 18.6 against 17.3-17.5; U2 then ran an odd number of
+// parts (5), which leaves one of two threads idle at the end. With even
+// parts, on the Intel Xeon (minima of three or four, alternating builds):
+// U2 8.07 against 9.10 (AVX2 12.5 against 12.9, float64 16.5 against
+// 17.6), 48 -> 48 at 32^3 10.4 against 14.4 (AVX2 14.7 against 18.0), 64
+// -> 64 at 24^3 8.00 against 8.16; so the tenth of the output is its only
+// bound now.
 template <class T>
 bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb) {
-  if (g.cx_per_group() * g.cy_per_group() > 1024) return false;
   if (isa() == Isa::Avx512) return avx512::conv_backward_blocked_onepass<T>(g, x, w, y, gx, gw, gb, 0.10);
   return avx2::conv_backward_blocked_onepass<T>(g, x, w, y, gx, gw, gb, 0.10);
 }
