@@ -1258,6 +1258,47 @@ TEST(Kernels, BlockedForwardScratchWithinATenth) {
   }
 }
 
+// Two rows at a time in passes over the taps along axis 0 (rows a pair and
+// a half wide, dilation 2 as D1's, few outputs per weight): one sample's
+// output is small next to the packed weights, so two rows' slots for every
+// tap would pass a tenth of it, and so would one row's (9 slots); each pass
+// holds 5, within the tenth, which the scratch shows. Its sums continue in
+// y from pass to pass: bitwise the same as four samples' (whose slots fit
+// in one pass) for the same first sample, as the reference within
+// rounding, and on 1 and 2 threads.
+template <class T>
+void check_forward_passes(std::uint32_t seed) {
+  const std::int64_t W = sizeof(T) == 4 ? 8 : 4, side = sizeof(T) == 4 ? 16 : 21;
+  ConvGeom one;
+  one.Cx = 16;
+  one.Cy = 32;
+  for (int a = 0; a < 3; ++a) {
+    one.x[a] = one.y[a] = a == 2 ? 3 * W : side;
+    one.k[a] = 3, one.d[a] = 2, one.pad[a] = 2;
+  }
+  ConvGeom four = one;
+  four.N = 4;
+  const auto [nx, ny, nw] = sizes(four);
+  std::mt19937 rng(seed);
+  auto x = rand_vec<T>(nx, rng), w = rand_vec<T>(nw, rng), b = rand_vec<T>(static_cast<std::size_t>(one.Cy), rng);
+  std::vector<T> y4(ny), y1(ny / 4), want(ny / 4);
+  k::avx512::conv_scatter_blocked<T>(four, x.data(), w.data(), b.data(), y4.data());
+  const double scratch = scratch_on_two_threads(
+      [&] { k::avx512::conv_scatter_blocked<T>(one, x.data(), w.data(), b.data(), y1.data()); });
+  EXPECT_LE(scratch, 0.10 * static_cast<double>(y1.size() * sizeof(T))) << "passes, scratch of the output";
+  EXPECT_EQ(std::memcmp(y1.data(), y4.data(), y1.size() * sizeof(T)), 0) << "passes against one pass";
+  k::conv_scatter_reference<T>(one, x.data(), w.data(), b.data(), want.data());
+  check_one_and_two_threads<T>(
+      want, [&](T* y) { k::avx512::conv_scatter_blocked<T>(one, x.data(), w.data(), b.data(), y); },
+      sizeof(T) == 4 ? 2e-6 : 1e-13, 0);
+}
+
+TEST(Kernels, BlockedForwardInPasses) {
+  if (!cpu_has("avx512")) GTEST_SKIP() << "two rows at a time with AVX-512 only";
+  check_forward_passes<float>(315);
+  check_forward_passes<double>(316);
+}
+
 // The depthwise kernels keep within a tenth of what they produce, forward
 // and backward: on G1's shape (with 16 channels), and on a 2-D one with 8
 // channels of 128^2, where whole planes would weigh: staged output planes

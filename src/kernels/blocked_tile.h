@@ -305,7 +305,8 @@ template <class T, int MR, bool PF, class Step>
 // vectors.
 template <class T, int MR, int NV, bool PF>
 void tile_half(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t c0, std::int64_t cin,
-               std::int64_t L, const typename Vec<T>::V* bv, T* out, std::int64_t ld, PacedPrefetch* pf) {
+               std::int64_t L, const typename Vec<T>::V* bv, T* out, std::int64_t ld, PacedPrefetch* pf,
+               bool from_out) {
   using PT = Vec512<T>;
   using HT = Vec<T>;
   constexpr int NP = NV / 2;
@@ -313,8 +314,8 @@ void tile_half(const T* const* xs, const T* const* ws, std::int64_t nt, std::int
   typename HT::V acch[MR];
   LUCID_UNROLL for (int m = 0; m < MR; ++m) {
     const typename PT::V b0 = PT::spread(bv[m]);
-    LUCID_UNROLL for (int v = 0; v < NP; ++v) acc[m][v] = b0;
-    acch[m] = bv[m];
+    LUCID_UNROLL for (int v = 0; v < NP; ++v) acc[m][v] = from_out ? PT::load(out + m * ld + c0 + v * PT::W) : b0;
+    acch[m] = from_out ? HT::load(out + m * ld + c0 + NP * PT::W) : bv[m];
   }
   const auto step = [&](const T* xc, const T* wc, const T*) {
     typename PT::V xv[NP];
@@ -344,17 +345,20 @@ void tile_half(const T* const* xs, const T* const* ws, std::int64_t nt, std::int
 // tile_half spends one in three on half a pair. Each row's sums, and so its
 // bits, are those tile<T, MR, 2> (with Half, tile_half) gives it alone.
 // Stored at outa + m * ld and outb + m * ld; with PF, pf->step() once per
-// kPrefetchChannels input channels of each tap.
+// kPrefetchChannels input channels of each tap. With from_out the sums
+// start from what those rows hold instead of the bias (as tile's).
 template <class T, int MR, bool PF, bool Half = false>
 [[gnu::noinline]] void tile_two_rows(const T* const* xa, const T* const* xb, const T* const* ws, std::int64_t nt,
                                      std::int64_t cin, std::int64_t L, const typename Vec<T>::V* bv, T* outa,
-                                     T* outb, std::int64_t ld, PacedPrefetch* pf) {
+                                     T* outb, std::int64_t ld, PacedPrefetch* pf, bool from_out = false) {
   using PT = Vec512<T>;
   using HT = Vec<T>;
   typename PT::V a[MR], b[MR], h[Half ? MR : 1];
   LUCID_UNROLL for (int m = 0; m < MR; ++m) {
-    a[m] = b[m] = PT::spread(bv[m]);
-    if constexpr (Half) h[m] = a[m];
+    a[m] = from_out ? PT::load(outa + m * ld) : PT::spread(bv[m]);
+    b[m] = from_out ? PT::load(outb + m * ld) : PT::spread(bv[m]);
+    if constexpr (Half)
+      h[m] = from_out ? PT::join(HT::load(outa + m * ld + PT::W), HT::load(outb + m * ld + PT::W)) : a[m];
   }
   const auto step = [&](const T* pa, const T* wc, const T* pb) {
     const typename PT::V va = PT::load(pa), vb = PT::load(pb);
@@ -382,7 +386,9 @@ template <class T, int MR, bool PF, bool Half = false>
 // One tile: MR output channels x NV vectors of positions from column c0,
 // summed over the nt taps (input rows xs[t], packed weights ws[t]: MR per
 // input channel) and the cin input channels (L apart in the rows), started
-// from the bias bv (bv[m]: channel m's in every lane); stored at
+// from the bias bv (bv[m]: channel m's in every lane), or with from_out
+// from what out holds there (a sum continued over more taps: where MR * NV
+// > 4, the same bits as one call over all of them); stored at
 // out + m * ld + c0. In registers the NV vectors
 // are Pairs<T, NV>::N of Pairs<T, NV>::VT; the sums, and so the bits, are
 // those of NV separate vectors. With PF, pf->step() once per
@@ -391,9 +397,10 @@ template <class T, int MR, bool PF, bool Half = false>
 // tiles (24 and 28 sums) kept sums on the stack.
 template <class T, int MR, int NV, bool PF = false>
 [[gnu::noinline]] void tile(const T* const* xs, const T* const* ws, std::int64_t nt, std::int64_t c0, std::int64_t cin, std::int64_t L,
-          const typename Vec<T>::V* bv, T* out, std::int64_t ld, PacedPrefetch* pf = nullptr) {
+          const typename Vec<T>::V* bv, T* out, std::int64_t ld, PacedPrefetch* pf = nullptr, bool from_out = false) {
 #if LUCID_ISA_LEVEL == 2
-  if constexpr (NV % 2 == 1 && NV > 1) return tile_half<T, MR, NV, PF>(xs, ws, nt, c0, cin, L, bv, out, ld, pf);
+  if constexpr (NV % 2 == 1 && NV > 1)
+    return tile_half<T, MR, NV, PF>(xs, ws, nt, c0, cin, L, bv, out, ld, pf, from_out);
 #endif
   using VT = typename Pairs<T, NV>::VT;
   using V = typename VT::V;
@@ -403,7 +410,7 @@ template <class T, int MR, int NV, bool PF = false>
     V b0;
     if constexpr (std::is_same_v<VT, Vec<T>>) b0 = bv[m];
     else b0 = VT::spread(bv[m]);
-    LUCID_UNROLL for (int v = 0; v < NP; ++v) acc[m][v] = b0;
+    LUCID_UNROLL for (int v = 0; v < NP; ++v) acc[m][v] = from_out ? VT::load(out + m * ld + c0 + v * VT::W) : b0;
   }
   const auto step = [&](V (&a)[MR][NP], const T* xc, const T* wc) {
     V xv[NP];

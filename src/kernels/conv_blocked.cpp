@@ -48,8 +48,9 @@ struct Tap {
 // pair wide, tile_two_rows with Half for a pair and a half, each weight it
 // loads serving both rows (the other row reading a slot of zeros for a tap
 // only one of them meets), the phases of other widths and rows alone as
-// with R = 1. It declines (false, having done nothing) where its scratch
-// would pass a tenth of the output.
+// with R = 1. Where its slots would pass a tenth of the output, it runs in
+// passes over the taps along axis 0 (see below), and declines (false,
+// having done nothing) where those would too.
 //
 // `flipped`: w holds the weights of the gather whose forward this is
 // (conv_gather_as_forward), [g.Cy][g.Cx / groups][K], taps reversed.
@@ -170,20 +171,49 @@ bool scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
     std::sort(v.begin(), v.end());
     return static_cast<std::int64_t>(std::unique(v.begin(), v.end()) - v.begin());
   };
-  const std::int64_t nheld =
+  std::int64_t nheld =
       std::min(R * nslot, distinct(ax[0], 0) * distinct(ax[1], R == 2 ? step : 0)) + (R == 2 ? 1 : 0);
+  std::int64_t npass = 1;
   // The weights packed once go to spare where they fit, else to scratch.
   const std::int64_t wall_size = g.groups * per_group_size;
   const bool in_spare = spare && wall_size <= g.Cx * cyg * K;
   // Two rows at once hold more slots: only within a tenth of the output
-  // (counted for two threads, whatever the count), else false, having done
-  // nothing (the caller runs one row at a time; D1's forward would take
-  // about 12%).
+  // (counted for two threads, whatever the count). Where they would pass
+  // it, passes over the taps along axis 0 (pass t: the t-th of each row
+  // phase) hold only the rows of their taps, each pass continuing the sums
+  // the one before left in y (tiles from_out: the bits are those of one
+  // pass); these need tiles that store straight into y and phase rows a
+  // pair and a half wide (tile_two_rows with Half, tile_half). D1's forward
+  // would take 11.6% in one pass and takes about 8% in three: 2.47-2.62 ->
+  // 2.28-2.46 ms (build/bench/kernel_time 1 32 32 24 3 1 2 0 2 1 float32
+  // fwd 20, two threads, alternating builds, minima of five), against one
+  // row at a time with a third of its multiply-adds half wide. Else false,
+  // having done nothing (the caller runs one row at a time).
   if constexpr (R == 2) {
     const std::int64_t own_max = shared ? 0 : cb.first(std::min(per_group, coblocks)) * wblock;
-    const double scratch = 2.0 * static_cast<double>(own_max + R * staged + nheld * cxg * L) +
-                           (shared && !in_spare ? static_cast<double>(wall_size) : 0.0);
-    if (scratch * sizeof(T) > 0.1 * out_bytes) return false;
+    const auto fits = [&](std::int64_t held) {
+      const double scratch = 2.0 * static_cast<double>(own_max + R * staged + held * cxg * L) +
+                             (shared && !in_spare ? static_cast<double>(wall_size) : 0.0);
+      return scratch * sizeof(T) <= 0.1 * out_bytes;
+    };
+    if (!fits(nheld)) {
+      bool can = direct && NV == 3;
+      for (const AxisPhase& a2 : ax[2]) can = can && a2.Q > 2 * VT::W && a2.Q <= NR;
+      for (const AxisPhase& a0 : ax[0])
+        if (a0.Q > 0) npass = std::max<std::int64_t>(npass, static_cast<std::int64_t>(a0.k.size()));
+      // the slots of the pass whose taps meet the most rows along axis 0
+      std::int64_t most = 0;
+      for (std::int64_t t = 0; t < npass; ++t) {
+        std::vector<std::int64_t> v;
+        for (const AxisPhase& a0 : ax[0])
+          if (a0.Q > 0 && t < static_cast<std::int64_t>(a0.off.size()))
+            v.push_back(a0.q0 - a0.off[static_cast<std::size_t>(t)]);
+        std::sort(v.begin(), v.end());
+        most = std::max<std::int64_t>(most, std::unique(v.begin(), v.end()) - v.begin());
+      }
+      nheld = most * distinct(ax[1], step) + 1;
+      if (!can || npass < 2 || !fits(nheld)) return false;
+    }
   }
   T* wall = !shared ? nullptr : in_spare ? spare : thread_scratch<T>(static_cast<std::size_t>(wall_size), 1);
   if (shared)
@@ -206,132 +236,138 @@ bool scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
       for (std::int64_t b = 0; b < nb; ++b) pack(wp + (cb.first(b0 + b) - cb.first(b0)) * wblock, grp, b0 + b);
     // input rows (n * X0 + id) * X1 + ih, [row of the unit][tap row]
     RowSlots slots(R * nslot);
-    // Per phase along the last axis: its live taps' input rows (xs: [phase][row of the unit][tap]) and
-    // their indices (tix: [phase][tap]), the same for every block.
-    const std::int64_t nph = g.s[2];
-    std::vector<const T*> phrow(static_cast<std::size_t>(nph)), xs(static_cast<std::size_t>(nph * R * ntap_max)),
-        ws(static_cast<std::size_t>(ntap_max));
-    std::vector<std::int64_t> tix(static_cast<std::size_t>(nph * ntap_max)), ntl(static_cast<std::size_t>(nph));
-    const std::int64_t r0 = nrows * ch / chunks, r1 = nrows * (ch + 1) / chunks;
-    for (std::int64_t row = r0, nr = 0; row < r1; row += nr) {
-      // rows run over (sample, qa, qb): each item's packed weights serve
-      // every sample; with R = 2 the next row of the same (n, qa) joins
-      nr = R == 2 && row + 1 < r1 && row % QB + 1 < QB &&
-                   order[static_cast<std::size_t>((row + 1) % QB)] == order[static_cast<std::size_t>(row % QB)] + step
-               ? 2
-               : 1;
-      const std::int64_t n = row / (QA * QB), qa = row / QB % QA;
-      std::int64_t qbs[R];
-      for (std::int64_t u = 0; u < R; ++u) qbs[u] = u < nr ? order[static_cast<std::size_t>((row + u) % QB)] : QB;
-      // The input rows of this unit's taps, over every row phase.
-      for (std::int64_t u = 0; u < R; ++u)
+    for (std::int64_t pass = 0; pass < npass; ++pass) {
+      if (pass > 0) slots = RowSlots(R * nslot);
+      // Per phase along the last axis: its live taps' input rows (xs: [phase][row of the unit][tap]) and
+      // their indices (tix: [phase][tap]), the same for every block.
+      const std::int64_t nph = g.s[2];
+      std::vector<const T*> phrow(static_cast<std::size_t>(nph)), xs(static_cast<std::size_t>(nph * R * ntap_max)),
+          ws(static_cast<std::size_t>(ntap_max));
+      std::vector<std::int64_t> tix(static_cast<std::size_t>(nph * ntap_max)), ntl(static_cast<std::size_t>(nph));
+      const std::int64_t r0 = nrows * ch / chunks, r1 = nrows * (ch + 1) / chunks;
+      for (std::int64_t row = r0, nr = 0; row < r1; row += nr) {
+        // rows run over (sample, qa, qb): each item's packed weights serve
+        // every sample; with R = 2 the next row of the same (n, qa) joins
+        nr = R == 2 && row + 1 < r1 && row % QB + 1 < QB &&
+                     order[static_cast<std::size_t>((row + 1) % QB)] == order[static_cast<std::size_t>(row % QB)] + step
+                 ? 2
+                 : 1;
+        const std::int64_t n = row / (QA * QB), qa = row / QB % QA;
+        std::int64_t qbs[R];
+        for (std::int64_t u = 0; u < R; ++u) qbs[u] = u < nr ? order[static_cast<std::size_t>((row + u) % QB)] : QB;
+        // The input rows of this unit's taps, over every row phase.
+        for (std::int64_t u = 0; u < R; ++u)
+          for (const RowPhase& rp : rows) {
+            const AxisPhase &a0 = *rp.a0, &a1 = *rp.a1;
+            const std::int64_t qb = qbs[u];
+            const std::int64_t n1 = static_cast<std::int64_t>(a1.k.size()), nrt = static_cast<std::int64_t>(a0.k.size()) * n1;
+            for (std::int64_t r = 0; r < nrt; ++r) {
+              const std::int64_t id = a0.q0 + qa - a0.off[static_cast<std::size_t>(r / n1)];
+              const std::int64_t ih = a1.q0 + qb - a1.off[static_cast<std::size_t>(r % n1)];
+              const bool ok = qa < a0.Q && qb < a1.Q && id >= 0 && id < g.x[0] && ih >= 0 && ih < g.x[1] &&
+                              (npass == 1 || r / n1 == pass);
+              slots.want[static_cast<std::size_t>(u * nslot + rp.rt0 + r)] = ok ? n * plane + id * g.x[1] + ih : -1;
+            }
+          }
+        slots.assign([&](std::int64_t sl, std::int64_t key) {
+          assert(sl < nheld - (R == 2 ? 1 : 0));  // the unit's rows fit the slots (the zero slot last)
+          const T* src = x + ((key / plane) * g.Cx + grp * cxg) * X + (key % plane) * Xw + iw_lo;
+          for (std::int64_t ci = 0; ci < cxg; ++ci) {
+            T* dst = xp + (sl * cxg + ci) * L;
+            pad_row(dst, src + ci * X, L, c_lo, c_hi);
+            // the next unit in order wants the input row `step` further per
+            // row of this one: start fetching it
+            if (key % plane + nr * step < plane)
+              for (std::int64_t c = c_lo; c < c_hi; c += 64 / static_cast<std::int64_t>(sizeof(T)))
+                _mm_prefetch(reinterpret_cast<const char*>(src + ci * X + nr * step * Xw + c), _MM_HINT_T0);
+          }
+        });
         for (const RowPhase& rp : rows) {
           const AxisPhase &a0 = *rp.a0, &a1 = *rp.a1;
-          const std::int64_t qb = qbs[u];
-          const std::int64_t n1 = static_cast<std::int64_t>(a1.k.size()), nrt = static_cast<std::int64_t>(a0.k.size()) * n1;
-          for (std::int64_t r = 0; r < nrt; ++r) {
-            const std::int64_t id = a0.q0 + qa - a0.off[static_cast<std::size_t>(r / n1)];
-            const std::int64_t ih = a1.q0 + qb - a1.off[static_cast<std::size_t>(r % n1)];
-            const bool ok = qa < a0.Q && qb < a1.Q && id >= 0 && id < g.x[0] && ih >= 0 && ih < g.x[1];
-            slots.want[static_cast<std::size_t>(u * nslot + rp.rt0 + r)] = ok ? n * plane + id * g.x[1] + ih : -1;
-          }
-        }
-      slots.assign([&](std::int64_t sl, std::int64_t key) {
-        assert(sl < nheld - (R == 2 ? 1 : 0));  // the unit's rows fit the slots (the zero slot last)
-        const T* src = x + ((key / plane) * g.Cx + grp * cxg) * X + (key % plane) * Xw + iw_lo;
-        for (std::int64_t ci = 0; ci < cxg; ++ci) {
-          T* dst = xp + (sl * cxg + ci) * L;
-          pad_row(dst, src + ci * X, L, c_lo, c_hi);
-          // the next unit in order wants the input row `step` further per
-          // row of this one: start fetching it
-          if (key % plane + nr * step < plane)
-            for (std::int64_t c = c_lo; c < c_hi; c += 64 / static_cast<std::int64_t>(sizeof(T)))
-              _mm_prefetch(reinterpret_cast<const char*>(src + ci * X + nr * step * Xw + c), _MM_HINT_T0);
-        }
-      });
-      for (const RowPhase& rp : rows) {
-        const AxisPhase &a0 = *rp.a0, &a1 = *rp.a1;
-        // the unit's rows this row phase has: live[0, nlive)
-        std::int64_t live[R], nlive = 0;
-        for (std::int64_t u = 0; u < nr; ++u)
-          if (qa < a0.Q && qbs[u] < a1.Q) live[nlive++] = u;
-        if (nlive == 0) continue;
-        const std::int64_t od = a0.o(a0.q0 + qa, g.s[0], g.pad[0]);
-        T* yrow[R];
-        for (std::int64_t u = 0; u < R; ++u)
-          yrow[u] = u < nr ? y + (n * g.Cy + grp * cyg) * Y + (od * g.y[1] + a1.o(a1.q0 + qbs[u], g.s[1], g.pad[1])) * Yw
-                           : nullptr;
-        // The live taps: where their input rows are. Two rows take a tap
-        // either meets, the other reading zeros.
-        for (std::size_t p = 0; p < rp.wph.size(); ++p) {
-          const WPhase& ph = rp.wph[p];
-          const std::int64_t nt = static_cast<std::int64_t>(ph.taps.size());
-          const T** px = xs.data() + static_cast<std::int64_t>(p) * R * ntap_max;
-          std::int64_t* ti = tix.data() + static_cast<std::int64_t>(p) * ntap_max;
-          std::int64_t nl = 0;
-          for (std::int64_t t = 0; t < nt; ++t) {
-            const Tap& tp = ph.taps[static_cast<std::size_t>(t)];
-            bool any = false;
-            for (std::int64_t j = 0; j < nlive; ++j)
-              any = any || slots.slot_of[static_cast<std::size_t>(live[j] * nslot + tp.rt)] >= 0;
-            if (!any) continue;
-            // column c reads iw = q0 + c - off2, packed at iw - iw_lo
-            for (std::int64_t j = 0; j < nlive; ++j) {
-              const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(live[j] * nslot + tp.rt)];
-              px[j * ntap_max + nl] = (sl >= 0 ? xp + sl * cxg * L : zero) + (ph.a2->q0 - tp.off2 - iw_lo);
-            }
-            ti[nl++] = t;
-          }
-          ntl[p] = nl;
-        }
-        for (std::int64_t b = 0; b < nb; ++b) cb.with_width(b0 + b, [&](auto wd) {
-          constexpr int M = wd();
-          const std::int64_t co0 = cb.first(b0 + b), mr = std::min<std::int64_t>(M, cyg - co0);
-          const T* wb = wp + (co0 - cb.first(b0)) * wblock;  // the block's weights
-          V bv[M];
-          for (int m = 0; m < M; ++m) {
-            const T bm = (bias && m < mr) ? bias[grp * cyg + co0 + m] : T(0);
-            bv[m] = VT::bcast(&bm);
-          }
+          // the unit's rows this row phase has: live[0, nlive)
+          std::int64_t live[R], nlive = 0;
+          for (std::int64_t u = 0; u < nr; ++u)
+            if (qa < a0.Q && qbs[u] < a1.Q) live[nlive++] = u;
+          if (nlive == 0) continue;
+          const std::int64_t od = a0.o(a0.q0 + qa, g.s[0], g.pad[0]);
+          T* yrow[R];
+          for (std::int64_t u = 0; u < R; ++u)
+            yrow[u] = u < nr ? y + (n * g.Cy + grp * cyg) * Y + (od * g.y[1] + a1.o(a1.q0 + qbs[u], g.s[1], g.pad[1])) * Yw
+                             : nullptr;
+          // The live taps: where their input rows are. Two rows take a tap
+          // either meets, the other reading zeros.
           for (std::size_t p = 0; p < rp.wph.size(); ++p) {
             const WPhase& ph = rp.wph[p];
-            const AxisPhase& a2 = *ph.a2;
-            const T* const* xsp = xs.data() + static_cast<std::int64_t>(p) * R * ntap_max;
-            const std::int64_t* ti = tix.data() + static_cast<std::int64_t>(p) * ntap_max;
-            const std::int64_t nl = ntl[p];
-            for (std::int64_t i = 0; i < nl; ++i) ws[static_cast<std::size_t>(i)] = wb + (ph.wofs + ti[i] * cxg) * M;
-            const std::int64_t ld = direct ? Y : stage;
-            const auto out = [&](std::int64_t u) { return direct ? yrow[u] + co0 * Y : st + u * staged + ph.sofs; };
-#if LUCID_ISA_LEVEL == 2
-            if constexpr (R == 2)
-              if (nlive == 2 && VT::W < a2.Q && a2.Q <= NR) {
-                if (a2.Q <= 2 * VT::W)
-                  tile_two_rows<T, M, false>(xsp, xsp + ntap_max, ws.data(), nl, cxg, L, bv, out(live[0]),
-                                             out(live[1]), ld, nullptr);
-                else
-                  tile_two_rows<T, M, false, true>(xsp, xsp + ntap_max, ws.data(), nl, cxg, L, bv,
-                                                   out(live[0]), out(live[1]), ld, nullptr);
-                continue;
+            const std::int64_t nt = static_cast<std::int64_t>(ph.taps.size());
+            const T** px = xs.data() + static_cast<std::int64_t>(p) * R * ntap_max;
+            std::int64_t* ti = tix.data() + static_cast<std::int64_t>(p) * ntap_max;
+            std::int64_t nl = 0;
+            for (std::int64_t t = 0; t < nt; ++t) {
+              const Tap& tp = ph.taps[static_cast<std::size_t>(t)];
+              bool any = false;
+              for (std::int64_t j = 0; j < nlive; ++j)
+                any = any || slots.slot_of[static_cast<std::size_t>(live[j] * nslot + tp.rt)] >= 0;
+              if (!any) continue;
+              // column c reads iw = q0 + c - off2, packed at iw - iw_lo
+              for (std::int64_t j = 0; j < nlive; ++j) {
+                const std::int64_t sl = slots.slot_of[static_cast<std::size_t>(live[j] * nslot + tp.rt)];
+                px[j * ntap_max + nl] = (sl >= 0 ? xp + sl * cxg * L : zero) + (ph.a2->q0 - tp.off2 - iw_lo);
               }
-#endif
-            for (std::int64_t j = 0; j < nlive; ++j) {
-              const T* const* xr = xsp + j * ntap_max;
-              T* o = out(live[j]);
-              std::int64_t c0 = 0;
-              for (; c0 + VT::W < a2.Q; c0 += NR) tile<T, M, NV>(xr, ws.data(), nl, c0, cxg, L, bv, o, ld);
-              // a last tile of one vector or less
-              if (c0 < a2.Q) tile<T, M, 1>(xr, ws.data(), nl, c0, cxg, L, bv, o, ld);
+              ti[nl++] = t;
             }
+            ntl[p] = nl;
           }
-          if (direct) return;
-          for (std::int64_t j = 0; j < nlive; ++j)
-            for (int m = 0; m < mr; ++m) {
-              // phase p along the last axis is wph[p] (contiguous stores: indexed
-              // by a2->r the compiler scatters them, and write_row stalls on them)
-              for (std::size_t p = 0; p < rp.wph.size(); ++p) phrow[p] = st + live[j] * staged + m * stage + rp.wph[p].sofs;
-              write_row(g, ax[2], phrow.data(), yrow[live[j]] + (co0 + m) * Y, stream);
+          for (std::int64_t b = 0; b < nb; ++b) cb.with_width(b0 + b, [&](auto wd) {
+            constexpr int M = wd();
+            const std::int64_t co0 = cb.first(b0 + b), mr = std::min<std::int64_t>(M, cyg - co0);
+            const T* wb = wp + (co0 - cb.first(b0)) * wblock;  // the block's weights
+            V bv[M];
+            for (int m = 0; m < M; ++m) {
+              const T bm = (bias && m < mr) ? bias[grp * cyg + co0 + m] : T(0);
+              bv[m] = VT::bcast(&bm);
             }
-        });
+            for (std::size_t p = 0; p < rp.wph.size(); ++p) {
+              const WPhase& ph = rp.wph[p];
+              const AxisPhase& a2 = *ph.a2;
+              const T* const* xsp = xs.data() + static_cast<std::int64_t>(p) * R * ntap_max;
+              const std::int64_t* ti = tix.data() + static_cast<std::int64_t>(p) * ntap_max;
+              const std::int64_t nl = ntl[p];
+              if (pass > 0 && nl == 0) continue;  // y holds its sums
+              for (std::int64_t i = 0; i < nl; ++i) ws[static_cast<std::size_t>(i)] = wb + (ph.wofs + ti[i] * cxg) * M;
+              const std::int64_t ld = direct ? Y : stage;
+              const auto out = [&](std::int64_t u) { return direct ? yrow[u] + co0 * Y : st + u * staged + ph.sofs; };
+  #if LUCID_ISA_LEVEL == 2
+              if constexpr (R == 2)
+                if (nlive == 2 && VT::W < a2.Q && a2.Q <= NR) {
+                  if (a2.Q <= 2 * VT::W)
+                    tile_two_rows<T, M, false>(xsp, xsp + ntap_max, ws.data(), nl, cxg, L, bv, out(live[0]),
+                                               out(live[1]), ld, nullptr, pass > 0);
+                  else
+                    tile_two_rows<T, M, false, true>(xsp, xsp + ntap_max, ws.data(), nl, cxg, L, bv,
+                                                     out(live[0]), out(live[1]), ld, nullptr, pass > 0);
+                  continue;
+                }
+  #endif
+              for (std::int64_t j = 0; j < nlive; ++j) {
+                const T* const* xr = xsp + j * ntap_max;
+                T* o = out(live[j]);
+                std::int64_t c0 = 0;
+                for (; c0 + VT::W < a2.Q; c0 += NR)
+                tile<T, M, NV>(xr, ws.data(), nl, c0, cxg, L, bv, o, ld, nullptr, pass > 0);
+                // a last tile of one vector or less
+                if (c0 < a2.Q) tile<T, M, 1>(xr, ws.data(), nl, c0, cxg, L, bv, o, ld, nullptr, pass > 0);
+              }
+            }
+            if (direct) return;
+            for (std::int64_t j = 0; j < nlive; ++j)
+              for (int m = 0; m < mr; ++m) {
+                // phase p along the last axis is wph[p] (contiguous stores: indexed
+                // by a2->r the compiler scatters them, and write_row stalls on them)
+                for (std::size_t p = 0; p < rp.wph.size(); ++p) phrow[p] = st + live[j] * staged + m * stage + rp.wph[p].sofs;
+                write_row(g, ax[2], phrow.data(), yrow[live[j]] + (co0 + m) * Y, stream);
+              }
+          });
+        }
       }
     }
     if (stream) _mm_sfence();
