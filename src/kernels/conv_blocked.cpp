@@ -236,15 +236,17 @@ bool scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
       for (std::int64_t b = 0; b < nb; ++b) pack(wp + (cb.first(b0 + b) - cb.first(b0)) * wblock, grp, b0 + b);
     // input rows (n * X0 + id) * X1 + ih, [row of the unit][tap row]
     RowSlots slots(R * nslot);
+    // Per phase along the last axis: its live taps' input rows (xs: [phase][row of the unit][tap]) and
+    // their indices (tix: [phase][tap]), the same for every block.
+    const std::int64_t nph = g.s[2];
+    std::vector<const T*> phrow(static_cast<std::size_t>(nph)), xs(static_cast<std::size_t>(nph * R * ntap_max)),
+        ws(static_cast<std::size_t>(ntap_max));
+    std::vector<std::int64_t> tix(static_cast<std::size_t>(nph * ntap_max)), ntl(static_cast<std::size_t>(nph));
+    const std::int64_t r0 = nrows * ch / chunks, r1 = nrows * (ch + 1) / chunks;
+    // The item's rows once, or (two rows whose slots would not fit) once
+    // per pass over the taps along axis 0, each pass's slots filled afresh.
     for (std::int64_t pass = 0; pass < npass; ++pass) {
       if (pass > 0) slots = RowSlots(R * nslot);
-      // Per phase along the last axis: its live taps' input rows (xs: [phase][row of the unit][tap]) and
-      // their indices (tix: [phase][tap]), the same for every block.
-      const std::int64_t nph = g.s[2];
-      std::vector<const T*> phrow(static_cast<std::size_t>(nph)), xs(static_cast<std::size_t>(nph * R * ntap_max)),
-          ws(static_cast<std::size_t>(ntap_max));
-      std::vector<std::int64_t> tix(static_cast<std::size_t>(nph * ntap_max)), ntl(static_cast<std::size_t>(nph));
-      const std::int64_t r0 = nrows * ch / chunks, r1 = nrows * (ch + 1) / chunks;
       for (std::int64_t row = r0, nr = 0; row < r1; row += nr) {
         // rows run over (sample, qa, qb): each item's packed weights serve
         // every sample; with R = 2 the next row of the same (n, qa) joins
