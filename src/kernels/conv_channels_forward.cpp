@@ -205,8 +205,7 @@ void scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, 
   // first left them, where 8 items or more remain. V2's forward on the
   // Intel Xeon (a loaded machine), alternating builds, minima: two threads
   // 7.07-7.39 ms -> 6.66-7.38 (four of five pairs faster), one thread
-  // 14.4-15.0 -> 14.1-14.6; the packing's scalar reads of w, waiting on
-  // its lines, still take 13% of the kernel.
+  // 14.4-15.0 -> 14.1-14.6.
   const std::int64_t cblocks = (cyg + BW - 1) / BW;
   std::vector<std::int64_t> run_start{0};  // the runs' first sets, and nsets
   for (std::int64_t si = 1; si < nsets; ++si)
@@ -269,12 +268,19 @@ void scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, 
         }
         for (std::int64_t c0 = 0; c0 < cxg; c0 += cc) {
           const std::int64_t cl = std::min(cc, cxg - c0);
-          // The chunk's weights: wp[j][ci - c0][c] = w[ci][co0 + c][tap j] (c < bw, rows of BW).
+          // The chunk's weights: wp[j][ci - c0][c] = w[ci][co0 + c][tap j] (c < bw, rows of BW),
+          // each row of w (one output channel's taps) read whole before the
+          // next: read a tap at a time, each value came from a line of its
+          // own (V2's forward 7.00 -> 6.33 ms, build/bench/kernel_time 8 256
+          // 128 4 4 2 1 0 1 1 float32 fwd 10, two threads, alternating
+          // builds, minima of eight; float64 and AVX2 level).
           for (std::int64_t ci = c0; ci < c0 + cl; ++ci) {
             const T* src = w + ((grp * cxg + ci) * cyg + co0) * K;
-            for (std::size_t j = 0; j < pt.t.size(); ++j) {
-              T* dst = wp + static_cast<std::int64_t>(j) * per_tap + (ci - c0) * BW;
-              for (std::int64_t c = 0; c < bw; ++c) dst[c] = src[c * K + pt.t[j]];
+            T* dst = wp + (ci - c0) * BW;
+            const std::size_t nt = pt.t.size();
+            for (std::int64_t c = 0; c < bw; ++c) {
+              const T* row = src + c * K;
+              for (std::size_t j = 0; j < nt; ++j) dst[static_cast<std::int64_t>(j) * per_tap + c] = row[pt.t[j]];
             }
           }
           for (const Tile& t : tiles) {
