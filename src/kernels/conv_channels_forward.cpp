@@ -271,9 +271,10 @@ void scatter_channels(const ConvGeom& g, const T* x, const T* w, const T* bias, 
           // The chunk's weights: wp[j][ci - c0][c] = w[ci][co0 + c][tap j] (c < bw, rows of BW),
           // each row of w (one output channel's taps) read whole before the
           // next: read a tap at a time, each value came from a line of its
-          // own (V2's forward 7.00 -> 6.33 ms, build/bench/kernel_time 8 256
-          // 128 4 4 2 1 0 1 1 float32 fwd 10, two threads, alternating
-          // builds, minima of eight; float64 and AVX2 level).
+          // own (V2's forward 7.09 -> 6.72, 7.00 -> 6.33 and 6.83 -> 6.66 ms
+          // in three alternations, build/bench/kernel_time 8 256 128 4 4 2 1
+          // 0 1 1 float32 fwd 10, two threads, minima of six to eight;
+          // float64 and AVX2 level).
           for (std::int64_t ci = c0; ci < c0 + cl; ++ci) {
             const T* src = w + ((grp * cxg + ci) * cyg + co0) * K;
             T* dst = wp + (ci - c0) * BW;
