@@ -163,11 +163,14 @@ bool scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
   // for two rows a slot of zeros after them. Two rows pair only `step`
   // apart (the next in order, within a residue): their rows along axis 1
   // are those of one, and of one `step` further (`shift`).
-  const auto distinct = [](const std::vector<AxisPhase>& a, std::int64_t shift) {
+  // Only the `only`-th tap of each phase where it is 0 or more.
+  const auto distinct = [](const std::vector<AxisPhase>& a, std::int64_t shift, std::int64_t only = -1) {
     std::vector<std::int64_t> v;
     for (const AxisPhase& p : a)
       if (p.Q > 0)
-        for (std::int64_t off : p.off) v.push_back(p.q0 - off), v.push_back(p.q0 - off + shift);
+        for (std::size_t t = 0; t < p.off.size(); ++t)
+          if (only < 0 || static_cast<std::int64_t>(t) == only)
+            v.push_back(p.q0 - p.off[t]), v.push_back(p.q0 - p.off[t] + shift);
     std::sort(v.begin(), v.end());
     return static_cast<std::int64_t>(std::unique(v.begin(), v.end()) - v.begin());
   };
@@ -201,18 +204,12 @@ bool scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
       for (const AxisPhase& a2 : ax[2]) can = can && a2.Q > 2 * VT::W && a2.Q <= NR;
       for (const AxisPhase& a0 : ax[0])
         if (a0.Q > 0) npass = std::max<std::int64_t>(npass, static_cast<std::int64_t>(a0.k.size()));
+      if (!can || npass < 2) return false;
       // the slots of the pass whose taps meet the most rows along axis 0
       std::int64_t most = 0;
-      for (std::int64_t t = 0; t < npass; ++t) {
-        std::vector<std::int64_t> v;
-        for (const AxisPhase& a0 : ax[0])
-          if (a0.Q > 0 && t < static_cast<std::int64_t>(a0.off.size()))
-            v.push_back(a0.q0 - a0.off[static_cast<std::size_t>(t)]);
-        std::sort(v.begin(), v.end());
-        most = std::max<std::int64_t>(most, std::unique(v.begin(), v.end()) - v.begin());
-      }
+      for (std::int64_t t = 0; t < npass; ++t) most = std::max(most, distinct(ax[0], 0, t));
       nheld = most * distinct(ax[1], step) + 1;
-      if (!can || npass < 2 || !fits(nheld)) return false;
+      if (!fits(nheld)) return false;
     }
   }
   T* wall = !shared ? nullptr : in_spare ? spare : thread_scratch<T>(static_cast<std::size_t>(wall_size), 1);
@@ -338,7 +335,7 @@ bool scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
               for (std::int64_t i = 0; i < nl; ++i) ws[static_cast<std::size_t>(i)] = wb + (ph.wofs + ti[i] * cxg) * M;
               const std::int64_t ld = direct ? Y : stage;
               const auto out = [&](std::int64_t u) { return direct ? yrow[u] + co0 * Y : st + u * staged + ph.sofs; };
-  #if LUCID_ISA_LEVEL == 2
+#if LUCID_ISA_LEVEL == 2
               if constexpr (R == 2)
                 if (nlive == 2 && VT::W < a2.Q && a2.Q <= NR) {
                   if (a2.Q <= 2 * VT::W)
@@ -349,13 +346,13 @@ bool scatter_tiles(const ConvGeom& g, const T* x, const T* w, const T* bias, T* 
                                                      out(live[0]), out(live[1]), ld, nullptr, pass > 0);
                   continue;
                 }
-  #endif
+#endif
               for (std::int64_t j = 0; j < nlive; ++j) {
                 const T* const* xr = xsp + j * ntap_max;
                 T* o = out(live[j]);
                 std::int64_t c0 = 0;
                 for (; c0 + VT::W < a2.Q; c0 += NR)
-                tile<T, M, NV>(xr, ws.data(), nl, c0, cxg, L, bv, o, ld, nullptr, pass > 0);
+                  tile<T, M, NV>(xr, ws.data(), nl, c0, cxg, L, bv, o, ld, nullptr, pass > 0);
                 // a last tile of one vector or less
                 if (c0 < a2.Q) tile<T, M, 1>(xr, ws.data(), nl, c0, cxg, L, bv, o, ld, nullptr, pass > 0);
               }
