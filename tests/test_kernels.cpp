@@ -20,38 +20,15 @@
 #include "kernels/conv_depthwise.h"
 #include "kernels/conv_direct.h"
 #include "kernels/conv_gemm.h"
+#include "kernel_test_util.h"
 
 using lucid::kernels::ConvGeom;
+using lucid::kernels::testing::bias_grad_reference;
+using lucid::kernels::testing::rand_vec;
+using lucid::kernels::testing::rel_err;
+using lucid::kernels::testing::sizes;
 
 namespace {
-
-template <class T>
-std::vector<T> rand_vec(std::size_t n, std::mt19937& rng) {
-  std::normal_distribution<double> d;
-  std::vector<T> v(n);
-  for (auto& x : v) x = static_cast<T>(d(rng));
-  return v;
-}
-
-template <class T>
-double rel_err(const std::vector<T>& a, const std::vector<T>& b) {
-  double scale = 1e-30, err = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::isnan(static_cast<double>(a[i])) != std::isnan(static_cast<double>(b[i]))) return INFINITY;  // max() would skip it
-    scale = std::max(scale, std::abs(static_cast<double>(b[i])));
-    err = std::max(err, std::abs(static_cast<double>(a[i]) - static_cast<double>(b[i])));
-  }
-  return err / scale;
-}
-
-// The element counts of x, y and w.
-struct Sizes {
-  std::size_t nx, ny, nw;
-};
-Sizes sizes(const ConvGeom& g) {
-  return {static_cast<std::size_t>(g.N * g.Cx * g.x_spatial()), static_cast<std::size_t>(g.N * g.Cy * g.y_spatial()),
-          static_cast<std::size_t>(g.Cx * g.cy_per_group() * g.taps())};
-}
 
 // The spatial axes of g, the last nd of them (the others stay 1): inputs up
 // to lim.x long (lim.last along the last axis), kernels up to 4, and
@@ -664,14 +641,9 @@ void check_weight_bias_grad(std::uint32_t seed) {
     }
     const auto [nx, ny, nw] = sizes(g);
     auto x = rand_vec<T>(nx, rng), y = rand_vec<T>(ny, rng);
-    std::vector<T> want_w(nw), want_b(static_cast<std::size_t>(g.Cy), T(0));
+    std::vector<T> want_w(nw);
+    const std::vector<T> want_b = bias_grad_reference(g, y);
     k::conv_weight_grad_reference<T>(g, x.data(), y.data(), want_w.data());
-    for (std::int64_t c = 0; c < g.Cy; ++c) {
-      double v = 0;
-      for (std::int64_t n = 0; n < g.N; ++n)
-        for (std::int64_t i = 0; i < g.y_spatial(); ++i) v += y[static_cast<std::size_t>((n * g.Cy + c) * g.y_spatial() + i)];
-      want_b[static_cast<std::size_t>(c)] = static_cast<T>(v);
-    }
     const Fn fns[2] = {&k::avx2::conv_weight_bias_grad_blocked<T>, &k::avx512::conv_weight_bias_grad_blocked<T>};
     const char* isas[2] = {"avx2", "avx512"};
     for (int i = 0; i < 2; ++i) {
