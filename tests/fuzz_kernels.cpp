@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -153,8 +154,8 @@ bool check(const ConvGeom& g, bool with_bias) {
 
 int main(int argc, char** argv) {
   unsigned seed = 1;
-  long cases = -1;
-  double seconds = 1e9;
+  std::optional<long> cases;
+  std::optional<double> seconds;
   bool large = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -167,12 +168,13 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (cases < 0) cases = seconds < 1e9 ? std::numeric_limits<long>::max() : 200;
+  const long max_cases = cases ? *cases : seconds ? std::numeric_limits<long>::max() : 200;
+  const double max_seconds = seconds.value_or(std::numeric_limits<double>::infinity());
   rng.seed(seed);
   const auto t0 = std::chrono::steady_clock::now();
   long done = 0, failed = 0;
-  while (done < cases &&
-         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < seconds) {
+  while (done < max_cases &&
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < max_seconds) {
     const ConvGeom g = large ? large_geom() : small_geom();
     if (!wanted(g, large)) continue;
     const bool with_bias = r(0, 1) == 1;
