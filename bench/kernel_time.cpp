@@ -71,16 +71,11 @@ std::vector<double> widen(const Buf<T>& v) {
   return {v.begin(), v.end()};
 }
 
-// The bias gradient: each y channel summed in double.
+// The bias gradient's reference: each y channel summed in double.
 template <class T>
 Buf<T> bias_grad_reference(const k::ConvGeom& g, const Buf<T>& y) {
   Buf<T> sums(static_cast<std::size_t>(g.Cy));
-  for (std::int64_t c = 0; c < g.Cy; ++c) {
-    double s = 0;
-    for (std::int64_t n = 0; n < g.N; ++n)
-      for (std::int64_t i = 0; i < g.y_spatial(); ++i) s += static_cast<double>(y[static_cast<std::size_t>((n * g.Cy + c) * g.y_spatial() + i)]);
-    sums[static_cast<std::size_t>(c)] = static_cast<T>(s);
-  }
+  k::channel_sum_reference<T>(g.N, g.Cy, g.y_spatial(), y.data(), sums.data());
   return sums;
 }
 

@@ -1,5 +1,6 @@
 // Helpers the kernel tests share: random data, the relative error against a
-// reference, and the element counts of a geometry's arrays.
+// reference, the element counts of a geometry's arrays, and the bias
+// gradient's reference as a vector.
 #pragma once
 
 #include <algorithm>
@@ -9,7 +10,7 @@
 #include <random>
 #include <vector>
 
-#include "kernels/conv_geometry.h"
+#include "kernels/conv.h"
 
 namespace lucid::kernels::testing {
 
@@ -43,17 +44,12 @@ inline Sizes sizes(const ConvGeom& g) {
           static_cast<std::size_t>(g.Cx * g.cy_per_group() * g.taps())};
 }
 
-// The bias gradient from y: each channel's sum over samples and positions,
-// in double.
+// The bias gradient from y: each channel's sum over samples and positions
+// (the channel sum's reference).
 template <class T>
 std::vector<T> bias_grad_reference(const ConvGeom& g, const std::vector<T>& y) {
   std::vector<T> b(static_cast<std::size_t>(g.Cy));
-  for (std::int64_t c = 0; c < g.Cy; ++c) {
-    double v = 0;
-    for (std::int64_t n = 0; n < g.N; ++n)
-      for (std::int64_t i = 0; i < g.y_spatial(); ++i) v += y[static_cast<std::size_t>((n * g.Cy + c) * g.y_spatial() + i)];
-    b[static_cast<std::size_t>(c)] = static_cast<T>(v);
-  }
+  channel_sum_reference<T>(g.N, g.Cy, g.y_spatial(), y.data(), b.data());
   return b;
 }
 

@@ -49,5 +49,7 @@ template <class T>
 void conv_gather_reference(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x);
 template <class T>
 void conv_weight_grad_reference(const ConvGeom& g, const T* x, const T* y, T* w);
+template <class T>
+void channel_sum_reference(std::int64_t N, std::int64_t C, std::int64_t S, const T* in, T* out);
 
 }  // namespace lucid::kernels

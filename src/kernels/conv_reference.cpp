@@ -1,6 +1,6 @@
-// Plain-loop convolution kernels: the definition, written out. Slow, exact
-// (every sum accumulates in double), and the oracle every fast kernel is
-// tested against.
+// Plain-loop convolution kernels and channel sum: the definition, written
+// out. Slow, exact (every sum accumulates in double), and the oracle every
+// fast kernel is tested against.
 #include <cassert>
 #include <vector>
 
@@ -100,10 +100,21 @@ void conv_weight_grad_reference(const ConvGeom& g, const T* x, const T* y, T* w)
     }
 }
 
+template <class T>
+void channel_sum_reference(std::int64_t N, std::int64_t C, std::int64_t S, const T* in, T* out) {
+  for (std::int64_t c = 0; c < C; ++c) {
+    double acc = 0;
+    for (std::int64_t n = 0; n < N; ++n)
+      for (std::int64_t i = 0; i < S; ++i) acc += double(in[(n * C + c) * S + i]);
+    out[c] = static_cast<T>(acc);
+  }
+}
+
 #define LUCID_INSTANTIATE(T)                                                                   \
   template void conv_scatter_reference<T>(const ConvGeom&, const T*, const T*, const T*, T*); \
   template void conv_gather_reference<T>(const ConvGeom&, const T*, const T*, const T*, T*);  \
-  template void conv_weight_grad_reference<T>(const ConvGeom&, const T*, const T*, T*);
+  template void conv_weight_grad_reference<T>(const ConvGeom&, const T*, const T*, T*);        \
+  template void channel_sum_reference<T>(std::int64_t, std::int64_t, std::int64_t, const T*, T*);
 LUCID_INSTANTIATE(float)
 LUCID_INSTANTIATE(double)
 #undef LUCID_INSTANTIATE
