@@ -96,12 +96,27 @@ Prepared prepare(const Tensor& x, const Tensor& w, const Tensor& b, const ConvGe
   return p;
 }
 
-class ConvTransposeNode : public Node {
+// What both directions' nodes save: the geometry, the inputs as the kernels
+// take them (batched, in the compute dtype) and the input's own shape, for
+// its gradient.
+class ConvNodeBase : public Node {
  public:
-  ConvTransposeNode(std::string name, const ConvGeom& g, int nd, Tensor x, Tensor w, Shape xshape)
+  ConvNodeBase(std::string name, const ConvGeom& g, int nd, Tensor x, Tensor w, Shape xshape)
       : name_(std::move(name)), g_(g), nd_(nd), x_(std::move(x)), w_(std::move(w)), xshape_(std::move(xshape)) {}
   std::string name() const override { return name_; }
   void release_saved() override { x_ = Tensor(); w_ = Tensor(); }
+
+ protected:
+  std::string name_;
+  ConvGeom g_;
+  int nd_;
+  Tensor x_, w_;
+  Shape xshape_;
+};
+
+class ConvTransposeNode : public ConvNodeBase {
+ public:
+  using ConvNodeBase::ConvNodeBase;
   std::vector<Tensor> apply(const Tensor& gy_in) override {
     const Tensor gy = ops::alias(gy_in, side_shape(g_, nd_, false));
     std::vector<Tensor> out(3);
@@ -110,21 +125,11 @@ class ConvTransposeNode : public Node {
     if (needs_grad(0)) out[0] = ops::alias(gx, xshape_);
     return out;
   }
-
- private:
-  std::string name_;
-  ConvGeom g_;
-  int nd_;
-  Tensor x_, w_;
-  Shape xshape_;
 };
 
-class ConvNode : public Node {
+class ConvNode : public ConvNodeBase {
  public:
-  ConvNode(std::string name, const ConvGeom& g, int nd, Tensor x, Tensor w, Shape xshape)
-      : name_(std::move(name)), g_(g), nd_(nd), x_(std::move(x)), w_(std::move(w)), xshape_(std::move(xshape)) {}
-  std::string name() const override { return name_; }
-  void release_saved() override { x_ = Tensor(); w_ = Tensor(); }
+  using ConvNodeBase::ConvNodeBase;
   std::vector<Tensor> apply(const Tensor& gy_in) override {
     // The conv's output gradient lives on the kernels' x side, its input on the y side.
     const Tensor gy = ops::alias(gy_in, side_shape(g_, nd_, true));
@@ -134,13 +139,6 @@ class ConvNode : public Node {
     if (needs_grad(2)) out[2] = run_channel_sum(gy);
     return out;
   }
-
- private:
-  std::string name_;
-  ConvGeom g_;
-  int nd_;
-  Tensor x_, w_;
-  Shape xshape_;
 };
 
 void require_args(const char* fn, const Tensor& x, const Tensor& w) {
