@@ -24,6 +24,7 @@
 #include "conv_depthwise.h"
 #include "conv_direct.h"
 #include "conv_gemm.h"
+#include "conv_phases.h"
 
 namespace lucid::kernels {
 namespace {
@@ -131,17 +132,47 @@ bool use_direct_forward(const ConvGeom& g, std::size_t elem) {
   return short_rows || (g.macs() < 262144.0 && cxg >= 4);
 }
 
+// Multiply-adds of the phase products (each y position of a phase meets
+// every tap of that phase, in x or in its zero border) over those that meet
+// x. With a wide border (small inputs, little padding) the products mostly
+// multiply zeros.
+double phase_waste(const ConvGeom& g) {
+  double work = 1, useful = 1;
+  for (int a = 0; a < 3; ++a) {
+    double wa = 0, ua = 0;
+    for (const AxisPhase& p : axis_phases(g, a)) wa += static_cast<double>(p.Q) * static_cast<double>(p.k.size());
+    for (std::int64_t k = 0; k < g.k[a]; ++k) {
+      std::int64_t lo, hi;
+      valid_inputs(g.x[a], g.y[a], g.s[a], g.pad[a], k * g.d[a], lo, hi);
+      ua += static_cast<double>(hi - lo);
+    }
+    work *= wa;
+    useful *= std::max(ua, 1.0);
+  }
+  return work / useful;
+}
+
 // The forward as per-phase products (conv_scatter_gemm) pays off when the
 // phases do not overlap and the output channels fill a product (k = s, many
-// channels), or when there is one phase (stride 1); otherwise one product per
-// block of output channels over all taps (conv_scatter_taps) does.
+// channels), or when there is one phase (stride 1), and the products meet
+// few zeros of the border; otherwise one product per block of output
+// channels over all taps (conv_scatter_taps) does. Where the phase products
+// reach (rows too short for the blocked and channels forwards), waste 1.3
+// and up lost every shape measured, two threads, build/bench/kernel_time
+// ... fwd, minima: 256 -> 128 channels at 8^3, 3^3 taps, padding 1 (waste
+// 1.30) 7.5 ms against 5.3 with the taps products; 128 -> 128 at 6^3 (1.42)
+// 2.0 against 1.4; 48 -> 48 at 7^3, 5^3 taps (1.76) 2.5 against 1.8; 256 ->
+// 256 at 4^3 (1.73) 4.3 against 1.4; 512 -> 256 at 2^3, 4^3 taps, no
+// padding (15.6) 44 against 2.4; two samples of 256 -> 64 at 3^3 (3^3
+// taps, 4.6) 2.9 against 0.42. At waste 1 (256 -> 256 at 6^3, one tap)
+// the two are level (0.30-0.31 ms against 0.31-0.32).
 bool use_phases(const ConvGeom& g) {
   bool stride1 = true, k_eq_s = true;
   for (int a = 0; a < 3; ++a) {
     stride1 = stride1 && g.s[a] == 1;
     k_eq_s = k_eq_s && g.k[a] == g.s[a] && (g.k[a] == 1 || g.d[a] == 1);
   }
-  return stride1 || (k_eq_s && g.cy_per_group() >= 32);
+  return (stride1 || (k_eq_s && g.cy_per_group() >= 32)) && phase_waste(g) <= 1.15;
 }
 
 // The register-blocked direct forward (AVX2 and up) needs phase rows long
