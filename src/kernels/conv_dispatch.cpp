@@ -216,11 +216,26 @@ bool use_blocked_backward(const ConvGeom& g, std::size_t elem) {
   return use_blocked_gather(g) && (g.taps() >= 8 * g.s[0] * g.s[1] * g.s[2] || !halves_fit(g, elem));
 }
 
+// True when along every axis some tap reaches every phase of y (k * d
+// takes every residue mod s), so that no y position is skipped by all taps.
+bool taps_reach_every_phase(const ConvGeom& g) {
+  for (int a = 0; a < 3; ++a)
+    for (const AxisPhase& p : axis_phases(g, a))
+      if (p.k.empty()) return false;
+  return true;
+}
+
 // Rows of x too short for the blocked gather (and many channels, in whole
 // vectors): both gradients vectorised over channels (conv_channels_grad.cpp),
-// which skip the multiply-adds that meet zeros at the edges.
+// which skip the multiply-adds that meet zeros at the edges. It copies
+// whole rows of y channel-last, so it wants taps that read every y
+// position: with one tap at stride 2 (7 of 8 y values never read), two
+// threads, build/bench/kernel_time ... bwd, minima, 48 -> 96 channels at
+// 11^3 in four samples took 3.6 ms against 1.1 for the shared-column
+// products, at stride 3 6.7 against 1.9; 64 -> 64, stride 2, 2.6 against
+// 0.80.
 bool use_channels_backward(const ConvGeom& g, std::size_t elem) {
-  if (isa() == Isa::Base || use_direct(g) || g.x[2] >= 12) return false;
+  if (isa() == Isa::Base || use_direct(g) || g.x[2] >= 12 || !taps_reach_every_phase(g)) return false;
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group();
   if (cxg % 8 != 0 || cyg % 8 != 0 || cxg < 16 || cyg < 16 || g.macs() < 1.0e7) return false;
   // Chunks within its budget (the plan exceeds it only where one row of x
