@@ -233,9 +233,15 @@ bool taps_reach_every_phase(const ConvGeom& g) {
 // threads, build/bench/kernel_time ... bwd, minima, 48 -> 96 channels at
 // 11^3 in four samples took 3.6 ms against 1.1 for the shared-column
 // products, at stride 3 6.7 against 1.9; 64 -> 64, stride 2, 2.6 against
-// 0.80.
+// 0.80. And one group: it builds its tables of where each position's taps
+// land once per chunk and group, and its chunks are cut to the budget of
+// the whole result, so that with groups the tables outweigh the products
+// (4^3 inputs, 4^3 taps at stride 2: 8 groups of 16 -> 16 channels in four
+// samples 6.3 ms against 2.9 for the shared-column products, 4 groups of
+// 32 -> 32 in two samples 2.2 against 1.9; 3^3 taps, 8 groups of 32 -> 32
+// in two samples 2.2 against 1.6).
 bool use_channels_backward(const ConvGeom& g, std::size_t elem) {
-  if (isa() == Isa::Base || use_direct(g) || g.x[2] >= 12 || !taps_reach_every_phase(g)) return false;
+  if (isa() == Isa::Base || use_direct(g) || g.x[2] >= 12 || g.groups > 1 || !taps_reach_every_phase(g)) return false;
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group();
   if (cxg % 8 != 0 || cyg % 8 != 0 || cxg < 16 || cyg < 16 || g.macs() < 1.0e7) return false;
   // Chunks within its budget (the plan exceeds it only where one row of x
