@@ -329,9 +329,30 @@ void weight_grad(const ConvGeom& g, const T* x, const T* y, T* w, T* gb) {
   // 32^3, 2^3 taps at stride 2: 3.10 -> 0.51 ms; 32 -> 1, 3^3 taps: 6.65 ->
   // 1.90; 8 -> 2: 2.17 -> 0.96; with 16, 2 -> 16, the blocked one wins: 4.41
   // against 6.66).
+  // So it does at any tap count (use_direct_backward takes at most 27 with
+  // threads) where the padding would pass the direct kernel's cost: in
+  // float32 for up to 512 channel pairs with 1 or 2 y channels, or 3 or 4
+  // with up to 8192 pairs x taps; in float64 for up to 64 pairs with 1 or
+  // 2. Two threads, kernel_time bwd (the blocked gather beside it), minima,
+  // 4^3 taps at stride 2 unless said: 32 -> 1 channel at 32^3 8.1 -> 2.6 ms
+  // (float64 8.9 -> 5.3); 16 -> 1 in two samples 10.7 -> 3.4; 256 -> 1 at
+  // 16^3 10.0 -> 3.6; 256 -> 2 11.0 -> 8.4; 128 -> 1 at 24^3 12.9 -> 6.3;
+  // 32 -> 2 at 24^3 4.3 -> 1.9; 32 -> 4 5.0 -> 3.3; 32 -> 3 4.6 -> 2.6; 8
+  // -> 4 at 32^3 5.3 -> 3.5; 2^3 taps, 64 -> 2 at 32^3 6.1 -> 2.4, 64 -> 3
+  // 4.1 -> 3.5; 3^3 taps, 32 -> 4 at 24^3 in two samples 5.1 -> 3.4, 64 ->
+  // 4 4.2 -> 3.5; 5^3 taps at stride 1, 64 -> 1 at 16^3 3.3 -> 1.6; at
+  // stride 3, dilation 3, 48 -> 2 at 14^3 2.4 -> 2.0. Where it lost or
+  // drew level: 512 -> 2 at 12^3, 2^3 taps, 1.42 -> 1.83; 48 -> 4 and 48 ->
+  // 3 with 5^3 taps 2.85 -> 3.8 and 2.65 -> 2.89; 64 -> 4 at 32^3, 4^3
+  // taps, 19.2 -> 19.5; float64 8 -> 4 at 32^3 5.1 -> 6.1 (16 -> 2 at 24^3
+  // 3.0 -> 1.9).
   const bool direct = use_direct_backward(g, sizeof(T));
+  const std::int64_t cyg = g.cy_per_group(), pairs = g.cx_per_group() * cyg;
+  const bool few_y = isa() != Isa::Base && (sizeof(T) == sizeof(float)
+                                                ? pairs <= 512 && (cyg <= 2 || (cyg <= 4 && pairs * g.taps() <= 8192))
+                                                : pairs <= 64 && cyg <= 2);
   const auto direct_wgrad = [&] { LUCID_DIRECT(conv_backward_direct, g, x, nullptr, y, nullptr, nullptr, w) };
-  if (direct && g.cy_per_group() <= 4) return direct_wgrad(), bias();
+  if ((direct && cyg <= 4) || few_y) return direct_wgrad(), bias();
   if (use_blocked_backward(g, sizeof(T))) { LUCID_DIRECT(conv_weight_bias_grad_blocked, g, x, y, w, gb) }
   if (direct) return direct_wgrad(), bias();
   if (!use_direct(g)) {
