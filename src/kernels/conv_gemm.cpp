@@ -440,7 +440,10 @@ template <class T>
 void conv_backward_halves(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw) {
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps(), X = g.x_spatial();
   const std::int64_t Kc = cyg * K, NX = g.N * X, wsize = g.Cx * Kc;
-  const std::int64_t nc = halves_cols(g, sizeof(T));
+  // A pointwise convolution's columns are y itself (leading dimension X):
+  // the products read it in place, in runs as long as a sample's half.
+  const bool in_place = pointwise(g);
+  const std::int64_t nc = in_place ? X : halves_cols(g, sizeof(T));
   T* second = thread_scratch<T>(static_cast<std::size_t>(wsize), 1);
   std::fill(gw, gw + wsize, T(0));
   std::fill(second, second + wsize, T(0));
@@ -449,28 +452,41 @@ void conv_backward_halves(const ConvGeom& g, const T* x, const T* w, const T* y,
   for (int half = 0; half < 2; ++half) {
     T* acc = half == 0 ? gw : second;
     const std::int64_t f0 = half * (NX / 2), f1 = half == 0 ? NX / 2 : NX;
-    T* col = thread_scratch<T>(static_cast<std::size_t>(Kc * nc), 0);
+    T* col = in_place ? nullptr : thread_scratch<T>(static_cast<std::size_t>(Kc * nc), 0);
     std::vector<Segment>& segs = tls_segments;
     for (std::int64_t grp = 0; grp < g.groups; ++grp)
       for (std::int64_t f = f0; f < f1;) {
         const std::int64_t n = f / X, p0 = f % X, len = std::min({nc, X - p0, f1 - f});
-        segments(g.x[1], g.x[2], p0, p0 + len, segs);
-        for (std::int64_t r = 0; r < Kc; ++r) y_columns(g, y, n, grp, places, r, segs, col + r * len);
+        const T* cols = col;
+        std::int64_t ld = len;
+        if (in_place) {
+          cols = y + (n * g.Cy + grp * cyg) * X + p0;
+          ld = X;
+        } else {
+          segments(g.x[1], g.x[2], p0, p0 + len, segs);
+          for (std::int64_t r = 0; r < Kc; ++r) y_columns(g, y, n, grp, places, r, segs, col + r * len);
+        }
         const T* xs = x + (n * g.Cx + grp * cxg) * X + p0;
-        gemm_nt<T>(cxg, Kc, len, xs, X, col, len, T(1), acc + grp * cxg * Kc, Kc);
-        if (gx) gemm_nn<T>(cxg, len, Kc, w + grp * cxg * Kc, Kc, col, len, T(0), gx + (n * g.Cx + grp * cxg) * X + p0, X);
+        gemm_nt<T>(cxg, Kc, len, xs, X, cols, ld, T(1), acc + grp * cxg * Kc, Kc);
+        if (gx) gemm_nn<T>(cxg, len, Kc, w + grp * cxg * Kc, Kc, cols, ld, T(0), gx + (n * g.Cx + grp * cxg) * X + p0, X);
         f += len;
       }
   }
   for (std::int64_t i = 0; i < wsize; ++i) gw[i] += second[i];
 }
 
+bool pointwise(const ConvGeom& g) {
+  for (int a = 0; a < 3; ++a)
+    if (g.k[a] != 1 || g.s[a] != 1 || g.pad[a] != 0 || g.y[a] != g.x[a]) return false;
+  return true;
+}
+
 // The copy of the weight gradient and the two chunks (counted for two
-// threads, whatever the count: the choice must not depend on it) within a
-// tenth of what the backward produces.
+// threads, whatever the count: the choice must not depend on it; none for
+// a pointwise convolution) within a tenth of what the backward produces.
 bool halves_fit(const ConvGeom& g, std::size_t elem) {
-  const std::int64_t Kc = g.cy_per_group() * g.taps();
-  const double extra = static_cast<double>(g.Cx * Kc + 2 * Kc * halves_cols(g, elem)) * static_cast<double>(elem);
+  const std::int64_t Kc = g.cy_per_group() * g.taps(), cols = pointwise(g) ? 0 : 2 * Kc * halves_cols(g, elem);
+  const double extra = static_cast<double>(g.Cx * Kc + cols) * static_cast<double>(elem);
   return extra <= 0.10 * bytes_xw(g, elem) && g.N * g.x_spatial() >= 2;
 }
 
