@@ -243,7 +243,16 @@ bool taps_reach_every_phase(const ConvGeom& g) {
 bool use_channels_backward(const ConvGeom& g, std::size_t elem) {
   if (isa() == Isa::Base || use_direct(g) || g.x[2] >= 12 || g.groups > 1 || !taps_reach_every_phase(g)) return false;
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group();
-  if (cxg % 8 != 0 || cyg % 8 != 0 || cxg < 16 || cyg < 16 || g.macs() < 1.0e7) return false;
+  // Its weight-gradient tiles hold up to four vectors of y channels; with
+  // fewer than 64 y channels the shared-column products won or drew level
+  // (two threads, kernel_time bwd, minima: 256 -> 16 channels at 6^3, 2^3
+  // taps at stride 1, in two samples, 0.71 ms against 0.31; 128 -> 16 at
+  // 10^3, 3^3 taps, 2.25 against 1.44; 256 -> 16 at 8^3 1.79 against 1.31;
+  // 128 -> 32 at 10^3 3.15 against 2.85; 128 -> 32 at 4^3, 4^3 taps at
+  // stride 2, in four samples, 1.97 against 1.92; with 64 level: 128 -> 64
+  // at 10^3 5.26 against 5.15, at 6^3 and stride 2 in two samples 5.45
+  // against 5.6).
+  if (cxg % 8 != 0 || cyg % 8 != 0 || cxg < 16 || cyg < 64 || g.macs() < 1.0e7) return false;
   // Chunks within its budget (the plan exceeds it only where one row of x
   // does not fit) and large enough that the weights and their gradient,
   // read or added once per chunk, serve at least 32 positions each (a
