@@ -185,6 +185,18 @@ def main():
             f" {fmt(row['df'] and row['df'] / lf)} / {fmt(row['db'] and row['db'] / lb)} |"
             f" {lf / row['floor_f']:.1f} / {lb / row['floor_b']:.1f} |"
             f" {100 * r['extra_fwd']:.0f}% / {100 * r['extra_bwd']:.0f}% | {r['faults_fwd']:.0f} / {r['faults_bwd']:.0f} |")
+    # Every (case, direction) where a peer was faster, so that a run over
+    # many cases (bench/random_cases.py) reads at a glance.
+    behind = []
+    for row in rows:
+        c, r = row["case"], row["r"]
+        for d, lt, pt, dt in (("fwd", r["lucid_fwd_ms"], row["tf"], row["df"]),
+                              ("bwd", r["lucid_bwd_ms"], row["tb"], row["db"])):
+            peers = [f"PyTorch {pt / lt:.2f}" if pt < lt else None, f"oneDNN {dt / lt:.2f}" if dt and dt < lt else None]
+            peers = [p for p in peers if p]
+            if peers:
+                behind.append(f"{c[0]} {d} ({', '.join(peers)})")
+    lines += ["", f"Behind a peer ({len(behind)} of {2 * len(rows)} case directions): " + ("; ".join(behind) or "none") + "."]
     table = "\n".join(lines)
     print(table)
     out = pathlib.Path(args.out)
