@@ -443,6 +443,21 @@ void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T*
   // 0.33). On larger volumes the kernels that read y once win: 32 -> 64 at
   // 48^3 5.9 -> 7.5, 8 -> 64 at 48^3 3.0 -> 3.5, 128 -> 128 at 32^3 10.3 ->
   // 10.6, 16 -> 64 at 40^3 level.
+  // At most 4 y channels per group (a decoder's last layer) where the
+  // direct backward does not serve: the shared-column halves, whose columns
+  // (y channels x taps rows) are then few, in products over all positions
+  // (two threads, kernel_time bwd, minima, against the blocked gather with
+  // the direct or blocked weight gradient: 64 -> 3 channels at 32^3, k = s
+  // = 2, 3.5 -> 1.95 ms, float64 4.4 -> 3.5; 4^3 taps at stride 2: 32 -> 1
+  // at 32^3 2.72 -> 2.34, float64 5.4 -> 3.8; 32 -> 1 at 48^3 10.0 -> 8.2;
+  // 64 -> 4 at 32^3 20 -> 13; 256 -> 1 at 16^3 3.6 -> 1.27; 16 -> 1 in two
+  // samples 3.8 -> 2.4; level on 8 -> 4, 128 -> 4 at 12^3 with dilation 2,
+  // 48 -> 4 with 5^3 taps, 16 -> 1 with 3^3 taps at stride 1).
+  if (gx && gw && gemm_supported(g) && g.cy_per_group() <= 4 && halves_fit(g, sizeof(T))) {
+    conv_backward_halves(g, x, w, y, gx, gw);
+    if (gb) channel_sum<T>(g.N, g.Cy, g.y_spatial(), y, gb);
+    return;
+  }
   if (gx && gw && gemm_supported(g) && pointwise(g) && g.x_spatial() <= 25000 && halves_fit(g, sizeof(T))) {
     conv_backward_halves(g, x, w, y, gx, gw);
     if (gb) channel_sum<T>(g.N, g.Cy, g.y_spatial(), y, gb);
