@@ -192,6 +192,22 @@ bool use_taps_blocked(const ConvGeom& g, std::size_t elem) {
   return wbytes >= 4.0 * (1 << 20) && g.N * g.x_spatial() >= 256;
 }
 
+// With at most 4 y channels per group over at most 8192 input positions in
+// the batch, the taps products in register tiles fill their tiles with
+// (channel, tap) rows where the blocked forward's tiles run mostly empty
+// (two threads, kernel_time fwd, minima: 128 -> 4 channels at 12^3, 3^3
+// taps, stride 1, 0.73 -> 0.29 ms, float64 0.94 -> 0.56; at stride 2 with
+// dilation 2 0.77 -> 0.31; 128 -> 4 at 8^3, stride 2, 0.19 -> 0.085; 64 ->
+// 2 at 16^3, 4^3 taps, 0.81 -> 0.39; 64 -> 4 at 12^3 in two samples 1.1-1.4 ->
+// 0.72; 256 -> 3 at 10^3 0.49 -> 0.33; 32 -> 4 at 20^3 0.64 -> 0.52; 48
+// -> 4 at 14^3, 5^3 taps, stride 3, dilation 3, 1.26 -> 1.07; level at 32
+// -> 4 at 16^3). On larger inputs the blocked forward wins: 32 -> 4 at 24^3
+// in two samples 1.73 against 1.79, 32 -> 1 at 32^3 2.0 against 3.3, 16 ->
+// 1 at 48^3 2.0 against 2.2.
+bool use_taps_blocked_few_y(const ConvGeom& g) {
+  return isa() != Isa::Base && g.cy_per_group() <= 4 && g.N * g.x_spatial() <= 8192;
+}
+
 // The register-blocked gather reads rows of the x side: they must fill its
 // tiles, and the weights (packed once per call) must not dwarf the result.
 bool use_blocked_gather(const ConvGeom& g) {
@@ -302,6 +318,7 @@ void conv_scatter(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y
   if (!gemm_supported(g)) return conv_scatter_reference(g, x, w, bias, y);
   if (use_depthwise(g)) { LUCID_DIRECT(conv_scatter_depthwise, g, x, w, bias, y) }
   if (use_direct_forward(g, sizeof(T))) { LUCID_DIRECT(conv_forward_direct, g, x, w, bias, y) }
+  if (use_taps_blocked_few_y(g)) { LUCID_DIRECT(conv_scatter_taps_blocked, g, x, w, bias, y) }
   if (use_blocked(g)) { LUCID_DIRECT(conv_scatter_blocked, g, x, w, bias, y) }
   if (use_direct(g)) { LUCID_DIRECT(conv_scatter_direct, g, x, w, bias, y) }
   if (use_channels_forward(g, sizeof(T))) { LUCID_DIRECT(conv_scatter_channels, g, x, w, bias, y) }
