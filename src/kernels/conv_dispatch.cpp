@@ -4,7 +4,8 @@
 //     LUCID_ISA says);
 //   - gradients with few channels (use_direct_backward): the direct
 //     backward, which copies the y elements each tap brings to x once for
-//     all x channels;
+//     all x channels; with at most 4 y channels otherwise, or pointwise on
+//     small volumes (use_halves_first), the shared-column halves;
 //   - few channels per group or a tiny problem: direct loops;
 //   - rows long enough to fill register tiles (AVX2 and up): the blocked
 //     kernels (conv_blocked.cpp, conv_blocked_grad.cpp), and for the
@@ -241,6 +242,29 @@ bool taps_reach_every_phase(const ConvGeom& g) {
   return true;
 }
 
+// Both gradients from the shared-column halves, before the kernels that
+// would otherwise serve, where the halves fit and either of two holds.
+// - At most 4 y channels per group (a decoder's last layer): the columns
+//   (y channels x taps rows) are then few, in products over all positions.
+//   Two threads, kernel_time bwd, minima, against the blocked gather with
+//   the direct or blocked weight gradient: 64 -> 3 channels at 32^3, k = s
+//   = 2, 3.5 -> 1.95 ms, float64 4.4 -> 3.5; 4^3 taps at stride 2: 32 -> 1
+//   at 32^3 2.72 -> 2.34, float64 5.4 -> 3.8; 32 -> 1 at 48^3 10.0 -> 8.2;
+//   64 -> 4 at 32^3 20 -> 13; 256 -> 1 at 16^3 3.6 -> 1.27; 16 -> 1 in two
+//   samples 3.8 -> 2.4; level on 8 -> 4, 128 -> 4 at 12^3 with dilation 2,
+//   48 -> 4 with 5^3 taps, 16 -> 1 with 3^3 taps at stride 1.
+// - Pointwise (one tap, stride 1, no padding) on volumes of up to about
+//   29^3: the halves read y in place as their columns. Against the blocked
+//   or one-pass kernels: 8 -> 256 channels at 29^3 7.5 -> 2.9 ms, float64
+//   8.9 -> 4.6; 96 -> 48 at 26^3 2.17 -> 1.63; 64 -> 32 at 24^3 0.85 ->
+//   0.69; 64 -> 64 at 16^3 in two samples 0.93 -> 0.71; 256 -> 256 at 6^3
+//   0.35 -> 0.33. On larger volumes the kernels that read y once win: 32 ->
+//   64 at 48^3 5.9 -> 7.5, 8 -> 64 at 48^3 3.0 -> 3.5, 128 -> 128 at 32^3
+//   10.3 -> 10.6, 16 -> 64 at 40^3 level.
+bool use_halves_first(const ConvGeom& g, std::size_t elem) {
+  return (g.cy_per_group() <= 4 || (pointwise(g) && g.x_spatial() <= 25000)) && halves_fit(g, elem);
+}
+
 // Rows of x too short for the blocked gather (and many channels, in whole
 // vectors): both gradients vectorised over channels (conv_channels_grad.cpp),
 // which skip the multiply-adds that meet zeros at the edges. It copies
@@ -371,7 +395,8 @@ void weight_grad(const ConvGeom& g, const T* x, const T* y, T* w, T* gb) {
   // drew level: 512 -> 2 at 12^3, 2^3 taps, 1.42 -> 1.83; 48 -> 4 and 48 ->
   // 3 with 5^3 taps 2.85 -> 3.8 and 2.65 -> 2.89; 64 -> 4 at 32^3, 4^3
   // taps, 19.2 -> 19.5; float64 8 -> 4 at 32^3 5.1 -> 6.1 (16 -> 2 at 24^3
-  // 3.0 -> 1.9).
+  // 3.0 -> 1.9). (Both gradients together now take the shared-column halves
+  // first where they fit: use_halves_first.)
   const bool direct = use_direct_backward(g, sizeof(T));
   const std::int64_t cyg = g.cy_per_group(), pairs = g.cx_per_group() * cyg;
   const bool few_y = isa() != Isa::Base && (sizeof(T) == sizeof(float)
@@ -451,31 +476,7 @@ void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T*
     if (gb) channel_sum<T>(g.N, g.Cy, g.y_spatial(), y, gb);
     LUCID_DIRECT(conv_backward_direct, g, x, w, y, nullptr, gx, gw)
   }
-  // Pointwise (one tap, stride 1, no padding) on volumes of up to about
-  // 29^3: the shared-column halves reading y in place as their columns (two
-  // threads, kernel_time bwd, minima, against the blocked or one-pass
-  // kernels before: 8 -> 256 channels at 29^3 7.5 -> 2.9 ms, float64 8.9 ->
-  // 4.6; 96 -> 48 at 26^3 2.17 -> 1.63; 64 -> 32 at 24^3 0.85 -> 0.69; 64
-  // -> 64 at 16^3 in two samples 0.93 -> 0.71; 256 -> 256 at 6^3 0.35 ->
-  // 0.33). On larger volumes the kernels that read y once win: 32 -> 64 at
-  // 48^3 5.9 -> 7.5, 8 -> 64 at 48^3 3.0 -> 3.5, 128 -> 128 at 32^3 10.3 ->
-  // 10.6, 16 -> 64 at 40^3 level.
-  // At most 4 y channels per group (a decoder's last layer) where the
-  // direct backward does not serve: the shared-column halves, whose columns
-  // (y channels x taps rows) are then few, in products over all positions
-  // (two threads, kernel_time bwd, minima, against the blocked gather with
-  // the direct or blocked weight gradient: 64 -> 3 channels at 32^3, k = s
-  // = 2, 3.5 -> 1.95 ms, float64 4.4 -> 3.5; 4^3 taps at stride 2: 32 -> 1
-  // at 32^3 2.72 -> 2.34, float64 5.4 -> 3.8; 32 -> 1 at 48^3 10.0 -> 8.2;
-  // 64 -> 4 at 32^3 20 -> 13; 256 -> 1 at 16^3 3.6 -> 1.27; 16 -> 1 in two
-  // samples 3.8 -> 2.4; level on 8 -> 4, 128 -> 4 at 12^3 with dilation 2,
-  // 48 -> 4 with 5^3 taps, 16 -> 1 with 3^3 taps at stride 1).
-  if (gx && gw && gemm_supported(g) && g.cy_per_group() <= 4 && halves_fit(g, sizeof(T))) {
-    conv_backward_halves(g, x, w, y, gx, gw);
-    if (gb) channel_sum<T>(g.N, g.Cy, g.y_spatial(), y, gb);
-    return;
-  }
-  if (gx && gw && gemm_supported(g) && pointwise(g) && g.x_spatial() <= 25000 && halves_fit(g, sizeof(T))) {
+  if (gx && gw && gemm_supported(g) && use_halves_first(g, sizeof(T))) {
     conv_backward_halves(g, x, w, y, gx, gw);
     if (gb) channel_sum<T>(g.N, g.Cy, g.y_spatial(), y, gb);
     return;
