@@ -1254,6 +1254,40 @@ TEST(Kernels, BlockedBackwardScratchWithinATenth) {
       << "D1: scratch " << scratch / static_cast<double>((nx + nw) * sizeof(float)) << " of what the backward produces";
 }
 
+// Few y channels (at most 4) on small inputs with many taps: the halves
+// pass a tenth of the result there, and the dispatcher sends both gradients,
+// and the weight gradient alone, to them where their scratch stays within
+// 512 KiB (decoder output layers: 128 -> 4 channels at 12^3 with 3^3 taps,
+// stride 2, dilation 2; 48 -> 4 at 14^3 with 5^3 taps, stride 3, padding
+// 5, dilation 3; float64 64 -> 1 at 12^3 with 5^3 taps). Against the
+// reference, bitwise the same on 1 and 2 threads, and the scratch measured.
+template <class T>
+void check_few_y_small(const Cubic& c, std::uint32_t seed) {
+  const double tol = sizeof(T) == 4 ? 2e-6 : 1e-13;
+  const ConvGeom g = c.geom();
+  ASSERT_FALSE(k::halves_fit(g, sizeof(T)));
+  ASSERT_LE(k::halves_scratch(g, sizeof(T)), 512.0 * 1024);
+  const auto [nx, ny, nw] = sizes(g);
+  std::mt19937 rng(seed);
+  auto x = rand_vec<T>(nx, rng), y = rand_vec<T>(ny, rng), w = rand_vec<T>(nw, rng);
+  std::vector<T> want_x(nx), want_w(nw), gx(nx), gw(nw), gb(static_cast<std::size_t>(g.Cy));
+  k::conv_gather_reference<T>(g, y.data(), w.data(), nullptr, want_x.data());
+  k::conv_weight_grad_reference<T>(g, x.data(), y.data(), want_w.data());
+  check_one_and_two_threads<T>(want_x, [&](T* out) { k::conv_transpose_backward<T>(g, x.data(), w.data(), y.data(), out, gw.data(), gb.data()); }, tol, 0);
+  check_one_and_two_threads<T>(want_w, [&](T* out) { k::conv_transpose_backward<T>(g, x.data(), w.data(), y.data(), gx.data(), out, gb.data()); }, tol, 0);
+  EXPECT_LE(rel_err(gb, bias_grad_reference(g, y)), tol);
+  check_one_and_two_threads<T>(want_w, [&](T* out) { k::conv_weight_grad<T>(g, x.data(), y.data(), out); }, tol, 0);
+  const double scratch = scratch_on_two_threads(
+      [&] { k::conv_transpose_backward<T>(g, x.data(), w.data(), y.data(), gx.data(), gw.data(), gb.data()); });
+  EXPECT_LE(scratch, 512.0 * 1024 + 4096) << "Cx=" << c.Cx << " Cy=" << c.Cy;
+}
+
+TEST(Kernels, FewOutputChannelsSmallInputs) {
+  check_few_y_small<float>(Cubic{1, 128, 4, 12, 3, 2, 0, 0, 2}, 341);
+  check_few_y_small<float>(Cubic{1, 48, 4, 14, 5, 3, 5, 0, 3}, 342);
+  check_few_y_small<double>(Cubic{1, 64, 1, 12, 5, 1, 1}, 343);
+}
+
 // The blocked forward's scratch (packed weights, packed input rows, staged
 // output rows) stays within a tenth of its output on the benchmark's dilated
 // case and on the seed example: input rows are packed only as wide as the

@@ -485,9 +485,12 @@ bool pointwise(const ConvGeom& g) {
 // threads, whatever the count: the choice must not depend on it; none for
 // a pointwise convolution) within a tenth of what the backward produces.
 bool halves_fit(const ConvGeom& g, std::size_t elem) {
+  return halves_scratch(g, elem) <= 0.10 * bytes_xw(g, elem) && g.N * g.x_spatial() >= 2;
+}
+
+double halves_scratch(const ConvGeom& g, std::size_t elem) {
   const std::int64_t Kc = g.cy_per_group() * g.taps(), cols = pointwise(g) ? 0 : 2 * Kc * halves_cols(g, elem);
-  const double extra = static_cast<double>(g.Cx * Kc + cols) * static_cast<double>(elem);
-  return extra <= 0.10 * bytes_xw(g, elem) && g.N * g.x_spatial() >= 2;
+  return static_cast<double>(g.Cx * Kc + cols) * static_cast<double>(elem);
 }
 
 template <class T>

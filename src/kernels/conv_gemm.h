@@ -28,6 +28,8 @@ void conv_backward_gemm(const ConvGeom& g, const T* x, const T* w, const T* y, T
 template <class T>
 void conv_backward_halves(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw);
 bool halves_fit(const ConvGeom& g, std::size_t elem);
+// The bytes conv_backward_halves takes beyond its results (for two threads).
+double halves_scratch(const ConvGeom& g, std::size_t elem);
 // One tap, stride 1, no padding (y position i is x position i): the
 // columns are y itself, and conv_backward_halves reads it in place.
 bool pointwise(const ConvGeom& g);
