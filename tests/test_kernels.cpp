@@ -976,10 +976,11 @@ TEST(Kernels, OnePassBackwardMatchesReference) {
 // A cubic geometry: N samples, Cx -> Cy channels, inputs I^3, kernel k^3,
 // stride s, padding p, output padding op, dilation d.
 struct Cubic {
-  std::int64_t N, Cx, Cy, I, k, s, p, op = 0, d = 1;
+  std::int64_t N, Cx, Cy, I, k, s, p, op = 0, d = 1, groups = 1;
   ConvGeom geom() const {
     ConvGeom g;
     g.N = N;
+    g.groups = groups;
     g.Cx = Cx;
     g.Cy = Cy;
     for (int a = 0; a < 3; ++a) {
@@ -1254,15 +1255,19 @@ TEST(Kernels, BlockedBackwardScratchWithinATenth) {
       << "D1: scratch " << scratch / static_cast<double>((nx + nw) * sizeof(float)) << " of what the backward produces";
 }
 
-// Few y channels (at most 4) on small inputs with many taps: the halves
-// pass a tenth of the result there, and the dispatcher sends both gradients,
-// and the weight gradient alone, to them where their scratch stays within
-// 512 KiB (decoder output layers: 128 -> 4 channels at 12^3 with 3^3 taps,
-// stride 2, dilation 2; 48 -> 4 at 14^3 with 5^3 taps, stride 3, padding
-// 5, dilation 3; float64 64 -> 1 at 12^3 with 5^3 taps). Against the
-// reference, bitwise the same on 1 and 2 threads, and the scratch measured.
+// Small inputs with many channels x taps: the halves pass a tenth of the
+// result there, and the dispatcher sends both gradients, and the weight
+// gradient alone, to them where their scratch stays within 512 KiB
+// (halves_small). Decoder output layers (128 -> 4 channels at 12^3 with 3^3
+// taps, stride 2, dilation 2; 48 -> 4 at 14^3 with 5^3 taps, stride 3,
+// padding 5, dilation 3; float64 64 -> 1 at 12^3 with 5^3 taps), where the
+// halves go first, and shapes where they replace the column-row and
+// shared-column products (48 -> 64 at 10^3 with 2^3 taps at stride 1; 8
+// groups of 16 -> 64 at 4^3, one tap, in four samples; 2 groups of 32 ->
+// 32 at 3^3 in four samples). Against the reference, bitwise the same on 1
+// and 2 threads, and the scratch measured.
 template <class T>
-void check_few_y_small(const Cubic& c, std::uint32_t seed) {
+void check_small_halves(const Cubic& c, std::uint32_t seed) {
   const double tol = sizeof(T) == 4 ? 2e-6 : 1e-13;
   const ConvGeom g = c.geom();
   ASSERT_FALSE(k::halves_fit(g, sizeof(T)));
@@ -1282,10 +1287,13 @@ void check_few_y_small(const Cubic& c, std::uint32_t seed) {
   EXPECT_LE(scratch, 512.0 * 1024 + 4096) << "Cx=" << c.Cx << " Cy=" << c.Cy;
 }
 
-TEST(Kernels, FewOutputChannelsSmallInputs) {
-  check_few_y_small<float>(Cubic{1, 128, 4, 12, 3, 2, 0, 0, 2}, 341);
-  check_few_y_small<float>(Cubic{1, 48, 4, 14, 5, 3, 5, 0, 3}, 342);
-  check_few_y_small<double>(Cubic{1, 64, 1, 12, 5, 1, 1}, 343);
+TEST(Kernels, SmallHalvesMatchReference) {
+  check_small_halves<float>(Cubic{1, 128, 4, 12, 3, 2, 0, 0, 2}, 341);
+  check_small_halves<float>(Cubic{1, 48, 4, 14, 5, 3, 5, 0, 3}, 342);
+  check_small_halves<double>(Cubic{1, 64, 1, 12, 5, 1, 1}, 343);
+  check_small_halves<float>(Cubic{1, 48, 64, 10, 2, 1, 0}, 344);
+  check_small_halves<float>(Cubic{4, 128, 512, 4, 1, 1, 0, 0, 1, 8}, 345);
+  check_small_halves<float>(Cubic{4, 64, 64, 3, 3, 2, 0, 0, 1, 2}, 346);
 }
 
 // The blocked forward's scratch (packed weights, packed input rows, staged

@@ -242,6 +242,31 @@ bool taps_reach_every_phase(const ConvGeom& g) {
   return true;
 }
 
+// The shared-column halves where they pass a tenth of the result but their
+// scratch (a copy of the weight gradient and two chunks of at least 64
+// columns: small inputs with many channels x taps) stays within 512 KiB:
+// there the kernels that would otherwise serve ran slower by far. AMD EPYC
+// Zen 3 (AVX2), two threads, kernel_time bwd, minima of two. With at most
+// 4 y channels, against the blocked gather and weight gradient: 128 -> 4
+// channels at 12^3, 3^3 taps, stride 2, dilation 2 (117 KiB) 1.68 -> 0.75
+// ms; 48 -> 4 at 14^3, 5^3 taps, stride 3, padding 5, dilation 3 (344
+// KiB) 3.75 -> 2.38; 128 -> 4 at 16^3, 5^3 taps at stride 2 (500 KiB)
+// 13.7 -> 7.4; two samples of 128 -> 3 at 14^3 (375 KiB) 17.8 -> 7.6;
+// float64 64 -> 1 at 12^3, 5^3 taps (188 KiB) 1.98 -> 0.84; 14 shapes of
+// 16 -> 1 to 128 -> 4 channels in all, 1.26-2.37x faster (float64 128 ->
+// 4 at 14^3, 4^3 taps, 512 KiB: 6.1 -> 4.9; at 750 KiB, 1.10x); against
+// the one-pass and shared-column products where those served, 1.02-1.42x
+// in 10 shapes. Against the column-row and shared-column products (where the
+// others do not serve): 14 random shapes (8 to 128 channels a group, 1 to 8
+// groups, inputs of 3^3 to 10^3), 1.06-2.02x faster in 13 (48 -> 64 at
+// 10^3, 2^3 taps, stride 1, 1.69 -> 0.95 ms; 8 groups of 24 -> 8 at 8^3 in
+// four samples, 3^3 taps at stride 3, 10.6 -> 5.9; 8 groups of 16 -> 64
+// at 4^3, one tap, 0.43 -> 0.11), 0.90x in one (8 groups of 24 -> 16 at
+// 6^3, 540 KiB).
+bool halves_small(const ConvGeom& g, std::size_t elem) {
+  return g.N * g.x_spatial() >= 2 && halves_scratch(g, elem) <= 512.0 * 1024;
+}
+
 // Both gradients from the shared-column halves, before the kernels that
 // would otherwise serve, where the halves fit and either of the first two
 // holds, or where the third does.
@@ -262,28 +287,12 @@ bool taps_reach_every_phase(const ConvGeom& g) {
 //   0.35 -> 0.33. On larger volumes the kernels that read y once win: 32 ->
 //   64 at 48^3 5.9 -> 7.5, 8 -> 64 at 48^3 3.0 -> 3.5, 128 -> 128 at 32^3
 //   10.3 -> 10.6, 16 -> 64 at 40^3 level.
-// - At most 4 y channels where the halves pass a tenth of the result but
-//   take at most 512 KiB (small inputs with many taps: the copy of the
-//   weight gradient and two chunks of at least 64 columns): there the
-//   blocked weight gradient pads the y channels to whole vectors (4 of 8
-//   with AVX2, of 16 with AVX-512). AMD EPYC Zen 3 (AVX2), two threads,
-//   kernel_time bwd, minima of two, against the blocked gather and weight
-//   gradient: 128 -> 4 channels at 12^3, 3^3 taps, stride 2, dilation 2
-//   (117 KiB) 1.68 -> 0.75 ms; 48 -> 4 at 14^3, 5^3 taps, stride 3,
-//   padding 5, dilation 3 (344 KiB) 3.75 -> 2.38; 128 -> 4 at 16^3, 5^3
-//   taps at stride 2 (500 KiB) 13.7 -> 7.4; two samples of 128 -> 3 at
-//   14^3 (375 KiB) 17.8 -> 7.6; float64 64 -> 1 at 12^3, 5^3 taps (188
-//   KiB) 1.98 -> 0.84; 14 shapes of 16 -> 1 to 128 -> 4 channels in all,
-//   1.26-2.37x faster (float64 128 -> 4 at 14^3, 4^3 taps, 512 KiB: 6.1 ->
-//   4.9; at 750 KiB, 1.10x). Against the one-pass and shared-column
-//   products where those served: 1.02-1.42x in 10 shapes.
-bool halves_small_few_y(const ConvGeom& g, std::size_t elem) {
-  return g.cy_per_group() <= 4 && g.N * g.x_spatial() >= 2 && halves_scratch(g, elem) <= 512.0 * 1024;
-}
-
+// - At most 4 y channels where the halves do not fit but are small
+//   (halves_small): there the blocked weight gradient pads the y channels
+//   to whole vectors (4 of 8 with AVX2, of 16 with AVX-512).
 bool use_halves_first(const ConvGeom& g, std::size_t elem) {
   return ((g.cy_per_group() <= 4 || (pointwise(g) && g.x_spatial() <= 25000)) && halves_fit(g, elem)) ||
-         halves_small_few_y(g, elem);
+         (g.cy_per_group() <= 4 && halves_small(g, elem));
 }
 
 // Rows of x too short for the blocked gather (and many channels, in whole
@@ -419,7 +428,7 @@ void weight_grad(const ConvGeom& g, const T* x, const T* y, T* w, T* gb) {
   // 3.0 -> 1.9). (Both gradients together now take the shared-column halves
   // first where they fit: use_halves_first.) Where neither serves, with at
   // most 4 y channels, the halves do where their scratch is small
-  // (halves_small_few_y), as for both gradients: Zen 3, two threads,
+  // (halves_small), as for both gradients: Zen 3, two threads,
   // kernel_time wgrad, minima of two, 128 -> 4 at 12^3 (3^3 taps, stride
   // 2, dilation 2) 1.08 -> 0.52 ms, 48 -> 4 at 14^3 (5^3 taps, stride 3)
   // 3.2 -> 2.4, two samples of 128 -> 3 at 14^3 (5^3 taps) 11.8 -> 7.1.
@@ -430,11 +439,15 @@ void weight_grad(const ConvGeom& g, const T* x, const T* y, T* w, T* gb) {
                                                 : pairs <= 64 && cyg <= 2);
   const auto direct_wgrad = [&] { LUCID_DIRECT(conv_backward_direct, g, x, nullptr, y, nullptr, nullptr, w) };
   if ((direct && cyg <= 4) || few_y) return direct_wgrad(), bias();
-  if (halves_small_few_y(g, sizeof(T))) return conv_backward_halves<T>(g, x, nullptr, y, nullptr, w), bias();
+  if (cyg <= 4 && halves_small(g, sizeof(T))) return conv_backward_halves<T>(g, x, nullptr, y, nullptr, w), bias();
   if (use_blocked_backward(g, sizeof(T))) { LUCID_DIRECT(conv_weight_bias_grad_blocked, g, x, y, w, gb) }
   if (direct) return direct_wgrad(), bias();
   if (!use_direct(g)) {
-    if (halves_fit(g, sizeof(T))) conv_backward_halves<T>(g, x, nullptr, y, nullptr, w);
+    // (halves_small here too: two threads, kernel_time wgrad, 8 groups of 24
+    // -> 8 at 8^3 in four samples, 3^3 taps at stride 3, 9.3 -> 7.3 ms; 8
+    // groups of 16 -> 64 at 4^3, one tap, 0.29 -> 0.06; level or mixed on
+    // four more shapes.)
+    if (halves_fit(g, sizeof(T)) || halves_small(g, sizeof(T))) conv_backward_halves<T>(g, x, nullptr, y, nullptr, w);
     else if (rows_fit(g)) conv_backward_rows<T>(g, x, nullptr, y, nullptr, w);
     else conv_weight_grad_gemm(g, x, y, w);
     return bias();
@@ -514,7 +527,7 @@ void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T*
   }
   if (gx && gw && gemm_supported(g) && use_blocked_gather(g) && backward_onepass(g, x, w, y, gx, gw, gb)) return;
   if (gx && gw && gemm_supported(g) && !use_blocked_backward(g, sizeof(T))) {
-    if (halves_fit(g, sizeof(T))) conv_backward_halves(g, x, w, y, gx, gw);
+    if (halves_fit(g, sizeof(T)) || halves_small(g, sizeof(T))) conv_backward_halves(g, x, w, y, gx, gw);
     else if (rows_fit(g)) conv_backward_rows(g, x, w, y, gx, gw);
     else conv_backward_gemm(g, x, w, y, gx, gw);
   } else if (gx && gw && gemm_supported(g) && use_blocked_gather(g)) {
