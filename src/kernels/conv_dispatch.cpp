@@ -267,6 +267,9 @@ bool halves_small(const ConvGeom& g, std::size_t elem) {
   return g.N * g.x_spatial() >= 2 && halves_scratch(g, elem) <= 512.0 * 1024;
 }
 
+// The halves within a tenth of the result, or small.
+bool halves_serve(const ConvGeom& g, std::size_t elem) { return halves_fit(g, elem) || halves_small(g, elem); }
+
 // Both gradients from the shared-column halves, before the kernels that
 // would otherwise serve, where the halves fit and either of the first two
 // holds, or where the third does.
@@ -291,8 +294,8 @@ bool halves_small(const ConvGeom& g, std::size_t elem) {
 //   (halves_small): there the blocked weight gradient pads the y channels
 //   to whole vectors (4 of 8 with AVX2, of 16 with AVX-512).
 bool use_halves_first(const ConvGeom& g, std::size_t elem) {
-  return ((g.cy_per_group() <= 4 || (pointwise(g) && g.x_spatial() <= 25000)) && halves_fit(g, elem)) ||
-         (g.cy_per_group() <= 4 && halves_small(g, elem));
+  return (g.cy_per_group() <= 4 && halves_serve(g, elem)) ||
+         (pointwise(g) && g.x_spatial() <= 25000 && halves_fit(g, elem));
 }
 
 // Rows of x too short for the blocked gather (and many channels, in whole
@@ -443,11 +446,11 @@ void weight_grad(const ConvGeom& g, const T* x, const T* y, T* w, T* gb) {
   if (use_blocked_backward(g, sizeof(T))) { LUCID_DIRECT(conv_weight_bias_grad_blocked, g, x, y, w, gb) }
   if (direct) return direct_wgrad(), bias();
   if (!use_direct(g)) {
-    // (halves_small here too: two threads, kernel_time wgrad, 8 groups of 24
+    // (small halves here too: two threads, kernel_time wgrad, 8 groups of 24
     // -> 8 at 8^3 in four samples, 3^3 taps at stride 3, 9.3 -> 7.3 ms; 8
     // groups of 16 -> 64 at 4^3, one tap, 0.29 -> 0.06; level or mixed on
     // four more shapes.)
-    if (halves_fit(g, sizeof(T)) || halves_small(g, sizeof(T))) conv_backward_halves<T>(g, x, nullptr, y, nullptr, w);
+    if (halves_serve(g, sizeof(T))) conv_backward_halves<T>(g, x, nullptr, y, nullptr, w);
     else if (rows_fit(g)) conv_backward_rows<T>(g, x, nullptr, y, nullptr, w);
     else conv_weight_grad_gemm(g, x, y, w);
     return bias();
@@ -527,7 +530,7 @@ void conv_transpose_backward(const ConvGeom& g, const T* x, const T* w, const T*
   }
   if (gx && gw && gemm_supported(g) && use_blocked_gather(g) && backward_onepass(g, x, w, y, gx, gw, gb)) return;
   if (gx && gw && gemm_supported(g) && !use_blocked_backward(g, sizeof(T))) {
-    if (halves_fit(g, sizeof(T)) || halves_small(g, sizeof(T))) conv_backward_halves(g, x, w, y, gx, gw);
+    if (halves_serve(g, sizeof(T))) conv_backward_halves(g, x, w, y, gx, gw);
     else if (rows_fit(g)) conv_backward_rows(g, x, w, y, gx, gw);
     else conv_backward_gemm(g, x, w, y, gx, gw);
   } else if (gx && gw && gemm_supported(g) && use_blocked_gather(g)) {
