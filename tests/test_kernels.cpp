@@ -862,6 +862,53 @@ TEST(Kernels, BlockedWideBlocksMatchReference) {
   }
 }
 
+// AVX2's blocks of 6 channels then 4 (with_tail_blocks): channel counts 6
+// does not divide (7 and 8 take blocks of 4 alone; 16, 20, 32, 44 blocks
+// of 6 then 4), at stride 1 and 2, with groups and bias, float32 and
+// float64: the forward and the weight gradient with the bias gradient
+// against the reference, bitwise the same on 1 and 2 threads.
+template <class T>
+void check_tail_blocks(std::uint32_t seed) {
+  const double tol = sizeof(T) == 4 ? 2e-6 : 1e-13;
+  std::mt19937 rng(seed);
+  const std::int64_t channels[] = {7, 8, 16, 20, 32, 44};
+  for (int t = 0; t < 6; ++t) {
+    ConvGeom g;
+    g.groups = t % 3 == 2 ? 2 : 1;
+    g.N = 1 + t % 2;
+    g.Cx = channels[t] * g.groups;
+    g.Cy = channels[5 - t] * g.groups;
+    for (int a = 0; a < 3; ++a) {
+      g.x[a] = a == 2 ? 13 + 3 * t : 3 + t % 2;
+      g.k[a] = 3;
+      g.s[a] = 1 + t % 2;
+      g.y[a] = (g.x[a] - 1) * g.s[a] + g.k[a];
+    }
+    const auto [nx, ny, nw] = sizes(g);
+    auto x = rand_vec<T>(nx, rng), w = rand_vec<T>(nw, rng), y = rand_vec<T>(ny, rng);
+    auto b = rand_vec<T>(static_cast<std::size_t>(g.Cy), rng);
+    std::vector<T> want(ny), want_w(nw);
+    k::conv_scatter_reference<T>(g, x.data(), w.data(), b.data(), want.data());
+    k::conv_weight_grad_reference<T>(g, x.data(), y.data(), want_w.data());
+    const std::vector<T> want_b = bias_grad_reference(g, y);
+    check_one_and_two_threads<T>(
+        want, [&](T* out) { k::avx2::conv_scatter_blocked<T>(g, x.data(), w.data(), b.data(), out); }, tol, t);
+    std::vector<T> gw(nw), gb(static_cast<std::size_t>(g.Cy));
+    check_one_and_two_threads<T>(
+        want_w, [&](T* out) { k::avx2::conv_weight_bias_grad_blocked<T>(g, x.data(), y.data(), out, gb.data()); }, tol,
+        t);
+    check_one_and_two_threads<T>(
+        want_b, [&](T* out) { k::avx2::conv_weight_bias_grad_blocked<T>(g, x.data(), y.data(), gw.data(), out); }, tol,
+        t);
+  }
+}
+
+TEST(Kernels, BlockedTailBlocksMatchReference) {
+  if (!cpu_has("avx2")) GTEST_SKIP() << "blocks of 6 then 4 channels with AVX2";
+  check_tail_blocks<float>(331);
+  check_tail_blocks<double>(332);
+}
+
 // The gather at stride 1 as the blocked forward (taps reversed, channels'
 // roles exchanged, padding d (k - 1) - p), called directly in each
 // instruction set from AVX2 up: random channels (tiles of 1 to 16 and

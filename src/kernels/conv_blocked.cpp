@@ -567,6 +567,9 @@ void scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T
       if (widest <= 3 * Vec<T>::W && scatter_tiles<T, 8, 3, 2>(g, x, w, bias, y, flipped, spare)) return;
     if constexpr (mr() == 8 && (nv() == 4 || nv() == 3))
       return with_wide_blocks(cyg, [&](auto wide) { scatter_tiles<T, wide(), nv(), 1, 8>(g, x, w, bias, y, flipped, spare); });
+#else
+    if constexpr (mr() == 6)
+      return with_tail_blocks(cyg, [&](auto mt) { scatter_tiles<T, 6, nv(), 1, mt()>(g, x, w, bias, y, flipped, spare); });
 #endif
     run(mr, nv);
   });

@@ -849,6 +849,10 @@ template <class T>
 void conv_weight_bias_grad_blocked(const ConvGeom& g, const T* x, const T* y, T* w, T* gb) {
   with_wgrad_tile<T>(g.cx_per_group(), g.cy_per_group(), [&](auto mr, auto nv) {
     if constexpr (mr() == 8) return wgrad_tiles<T, 12, nv(), 8>(g, x, y, w, gb);
+#if LUCID_ISA_LEVEL != 2
+    if constexpr (mr() == 6)
+      return with_tail_blocks(g.cx_per_group(), [&](auto mt) { wgrad_tiles<T, 6, nv(), mt()>(g, x, y, w, gb); });
+#endif
     wgrad_tiles<T, mr(), nv()>(g, x, y, w, gb);
   });
 }
