@@ -688,7 +688,7 @@ bool y_partitioned(const ConvGeom& g) {
 // Returns false, having done nothing, where its scratch would exceed `share`
 // of what the backward produces (counted for two threads, whatever the
 // count: the choice must not depend on it).
-template <class T, int MRg, int NVg, int MRw, int NVw, int MTw = MRw>
+template <class T, int MRg, int NVg, int MRw, int NVw, int MTw = MRw, int MTg = MRg>
 bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb, double share) {
   constexpr int NRg = NVg * Vec<T>::W, NC = NVw * Vec<T>::W;
   const std::int64_t cxg = g.cx_per_group(), cyg = g.cy_per_group(), K = g.taps();
@@ -698,7 +698,7 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
   const std::int64_t Xr = ceil_div(Xw, NRg) * NRg, Lp = Xr + yr.cmax, pitch = s2 * Lp;  // the gather's slots
   const std::int64_t cxp = ceil_div(cxg, NC) * NC;        // the x row's channels, whole tiles
   const std::int64_t ng = K * cyg * cxp, nw = g.groups * ng;  // one part's weight gradient
-  GatherWeights<T, MRg> pw(g, gw);
+  GatherWeights<T, MRg, MTg> pw(g, gw);
   // Parts: with threads, as many as fit in 4% of what the backward
   // produces, from 2 to 8, and even (dynamic items balance a loaded
   // machine; an odd count leaves one of two threads idle for a part's time
@@ -784,9 +784,12 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
 // The one-pass backward with the gather's tile shape (MRg x NVg) and the
 // weight gradient's: y channels broadcast, vectors of x channels; with
 // AVX2, y channels in blocks of 6 then 4 where 6 alone pads more than a
-// twentieth (with_tail_blocks). On the AMD EPYC Zen 3, build/bench/
-// kernel_time, two threads, alternating builds, minima of five and eight:
-// U2's backward 16.4-16.8 -> 15.7-16.1 ms, L1's 35.8-36.6 -> 34.3-34.8.
+// twentieth (with_tail_blocks), and so the gather's x channels. On the AMD
+// EPYC Zen 3, build/bench/kernel_time, two threads, alternating builds,
+// minima of five to eight: the weight gradient's blocks took U2's
+// backward from 16.4-16.8 to 15.7-16.1 ms and L1's from 35.8-36.6 to
+// 34.3-34.8; the gather's then L1's 34.6 -> 33.3-33.6 and 32 -> 32
+// channels at 32^3 in two samples 18.1 -> 17.5 (16 -> 32 at 48^3 level).
 template <class T, int MRg, int NVg>
 bool onepass_tiles(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx, T* gw, T* gb, double share) {
   bool done = false;
@@ -794,6 +797,10 @@ bool onepass_tiles(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx,
 #if LUCID_ISA_LEVEL != 2
     if constexpr (mr() == 6)
       return with_tail_blocks(g.cy_per_group(), [&](auto mt) {
+        if constexpr (MRg == 6)
+          return with_tail_blocks(g.cx_per_group(), [&](auto mtg) {
+            done = backward_onepass<T, MRg, NVg, 6, nv(), mt(), mtg()>(g, x, w, y, gx, gw, gb, share);
+          });
         done = backward_onepass<T, MRg, NVg, 6, nv(), mt()>(g, x, w, y, gx, gw, gb, share);
       });
 #endif
