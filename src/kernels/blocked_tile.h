@@ -729,21 +729,25 @@ void with_wide_blocks(std::int64_t channels, F&& f) {
 // divide: 32 channels run as 36, an eighth of the multiply-adds on zeros.
 // Calls f(MT) (a std::integral_constant) with the width of the blocks after
 // the blocks of 6: 4 where that pads fewer channels and 6 alone would pad
-// more than a twentieth (32 as 6 x 4 and 4 x 2, 16 as 6 x 2 and 4), else 6
-// (all blocks alike). A tile 4 channels wide holds 8 sums, not 12, and
-// loads more per multiply-add: where 6 pads 3% (64, 128 channels) it ran
-// level or slower. On the AMD EPYC Zen 3 (AVX2), build/bench/kernel_time,
-// two threads, alternating builds, minima of five: forward V1 28.2 -> 25.0
-// ms, K1 11.1 -> 10.2, L1 18.5 -> 16.9, U2 8.1 -> 7.5, F1 61.1 -> 49.4;
-// weight gradient K1 11.8 -> 10.8, D1 4.87 -> 4.43 (V1's level, F1's 51.1
-// against 53.0 with tails at 64 channels); the gather (gather_tiles) level
-// or slower with 32 channels, so it keeps blocks of 6.
+// more than `over` of them (32 as 6 x 4 and 4 x 2, 16 as 6 x 2 and 4),
+// else 6 (all blocks alike). A tile 4 channels wide holds 8 sums, not 12,
+// and loads more per multiply-add. On the AMD EPYC Zen 3 (AVX2),
+// build/bench/kernel_time, two threads, alternating builds, minima of five:
+// - the forward (over = 0.05): V1 28.2 -> 25.0 ms, K1 11.1 -> 10.2, L1
+//   18.5 -> 16.9, U2 8.1 -> 7.5, F1 61.1 -> 49.4; where 6 pads 3% (64,
+//   128 channels) level (U1 3.86 -> 3.69, V2 9.57 -> 9.63);
+// - the weight gradient (over = 0): K1 11.8 -> 10.8, D1 4.87 -> 4.43; and
+//   where 6 pads 3%, whole blocks let it read x in place (wgrad_tiles): U1
+//   4.14-5.46 -> 3.98-4.59 (its backward 8.23 -> 7.76), V1 26.6 -> 26.0,
+//   F1 level;
+// - the gather (gather_tiles) level or slower with 32 channels, so it
+//   keeps blocks of 6.
 template <class F>
-void with_tail_blocks(std::int64_t channels, F&& f) {
+void with_tail_blocks(std::int64_t channels, double over, F&& f) {
   double c4 = 0;
   wide_blocks(channels, 6, 4, &c4);
   const double six = static_cast<double>(ceil_div(channels, 6) * 6);
-  if (c4 < six && six > 1.05 * static_cast<double>(channels)) return f(std::integral_constant<int, 4>{});
+  if (c4 < six && six > (1 + over) * static_cast<double>(channels)) return f(std::integral_constant<int, 4>{});
   f(std::integral_constant<int, 6>{});
 }
 

@@ -569,7 +569,7 @@ void scatter_blocked(const ConvGeom& g, const T* x, const T* w, const T* bias, T
       return with_wide_blocks(cyg, [&](auto wide) { scatter_tiles<T, wide(), nv(), 1, 8>(g, x, w, bias, y, flipped, spare); });
 #else
     if constexpr (mr() == 6)
-      return with_tail_blocks(cyg, [&](auto mt) { scatter_tiles<T, 6, nv(), 1, mt()>(g, x, w, bias, y, flipped, spare); });
+      return with_tail_blocks(cyg, 0.05, [&](auto mt) { scatter_tiles<T, 6, nv(), 1, mt()>(g, x, w, bias, y, flipped, spare); });
 #endif
     run(mr, nv);
   });

@@ -796,9 +796,9 @@ bool onepass_tiles(const ConvGeom& g, const T* x, const T* w, const T* y, T* gx,
   with_wgrad_tile<T>(g.cy_per_group(), g.cx_per_group(), [&](auto mr, auto nv) {
 #if LUCID_ISA_LEVEL != 2
     if constexpr (mr() == 6)
-      return with_tail_blocks(g.cy_per_group(), [&](auto mt) {
+      return with_tail_blocks(g.cy_per_group(), 0.05, [&](auto mt) {
         if constexpr (MRg == 6)
-          return with_tail_blocks(g.cx_per_group(), [&](auto mtg) {
+          return with_tail_blocks(g.cx_per_group(), 0.05, [&](auto mtg) {
             done = backward_onepass<T, MRg, NVg, 6, nv(), mt(), mtg()>(g, x, w, y, gx, gw, gb, share);
           });
         done = backward_onepass<T, MRg, NVg, 6, nv(), mt()>(g, x, w, y, gx, gw, gb, share);
@@ -871,7 +871,7 @@ void conv_weight_bias_grad_blocked(const ConvGeom& g, const T* x, const T* y, T*
     if constexpr (mr() == 8) return wgrad_tiles<T, 12, nv(), 8>(g, x, y, w, gb);
 #if LUCID_ISA_LEVEL != 2
     if constexpr (mr() == 6)
-      return with_tail_blocks(g.cx_per_group(), [&](auto mt) { wgrad_tiles<T, 6, nv(), mt()>(g, x, y, w, gb); });
+      return with_tail_blocks(g.cx_per_group(), 0.0, [&](auto mt) { wgrad_tiles<T, 6, nv(), mt()>(g, x, y, w, gb); });
 #endif
     wgrad_tiles<T, mr(), nv()>(g, x, y, w, gb);
   });
