@@ -736,10 +736,12 @@ void with_wide_blocks(std::int64_t channels, F&& f) {
 // - the forward (over = 0.05): V1 28.2 -> 25.0 ms, K1 11.1 -> 10.2, L1
 //   18.5 -> 16.9, U2 8.1 -> 7.5, F1 61.1 -> 49.4; where 6 pads 3% (64,
 //   128 channels) level (U1 3.86 -> 3.69, V2 9.57 -> 9.63);
-// - the weight gradient (over = 0): K1 11.8 -> 10.8, D1 4.87 -> 4.43; and
-//   where 6 pads 3%, whole blocks let it read x in place (wgrad_tiles): U1
-//   4.14-5.46 -> 3.98-4.59 (its backward 8.23 -> 7.76), V1 26.6 -> 26.0,
-//   F1 level;
+// - the weight gradient: K1 11.8 -> 10.8, D1 4.87 -> 4.43; where 6 pads
+//   3%, whole blocks let it read x in place (wgrad_tiles): in float32 (over
+//   = 0) U1 4.14-5.46 -> 3.98-4.59 (its backward 8.2 -> 7.7 in two runs,
+//   level in a third), V1 26.6 -> 26.0, V2's backward 29.2 -> 27.8; in
+//   float64 (over = 0.05) F1 level or slower in three runs (51.8 against
+//   52.6, 54.3 against 54.3, 51.1 against 53.0);
 // - the gather (gather_tiles) level or slower with 32 channels, so it
 //   keeps blocks of 6.
 template <class F>

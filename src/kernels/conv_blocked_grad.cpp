@@ -871,7 +871,8 @@ void conv_weight_bias_grad_blocked(const ConvGeom& g, const T* x, const T* y, T*
     if constexpr (mr() == 8) return wgrad_tiles<T, 12, nv(), 8>(g, x, y, w, gb);
 #if LUCID_ISA_LEVEL != 2
     if constexpr (mr() == 6)
-      return with_tail_blocks(g.cx_per_group(), 0.0, [&](auto mt) { wgrad_tiles<T, 6, nv(), mt()>(g, x, y, w, gb); });
+      return with_tail_blocks(g.cx_per_group(), sizeof(T) == 4 ? 0.0 : 0.05,
+                              [&](auto mt) { wgrad_tiles<T, 6, nv(), mt()>(g, x, y, w, gb); });
 #endif
     wgrad_tiles<T, mr(), nv()>(g, x, y, w, gb);
   });
