@@ -408,16 +408,15 @@ void wgrad_tap(const ChannelBlocks<MR, MT>& cb, const T* const* yts, const T* co
 // products of the y rows the tap meets (channel co's Xw values at y + co *
 // pitch, read in place and broadcast) with a row of x laid out channel-last
 // (position i's channels at xt + i * cxp, cxp whole tiles), in tiles of MR
-// y channels (blocks of MR then MT: ChannelBlocks) x NV vectors of x
-// channels summed in registers over the row.
-template <class T, int MR, int NV, int MT = MR>
-void wgrad_rows(const T* y, std::int64_t pitch, std::int64_t cyg, const T* xt, std::int64_t cxp, std::int64_t Xw,
-                T* Gt) {
+// y channels (cb's blocks of the cyg channels) x NV vectors of x channels
+// summed in registers over the row.
+template <class T, int MR, int NV, int MT>
+void wgrad_rows(const ChannelBlocks<MR, MT>& cb, const T* y, std::int64_t pitch, std::int64_t cyg, const T* xt,
+                std::int64_t cxp, std::int64_t Xw, T* Gt) {
   using PT = typename Pairs<T, NV>::VT;
   using PV = typename PT::V;
   constexpr int NP = Pairs<T, NV>::N;
   constexpr int NC = NV * Vec<T>::W;  // x channels per tile
-  const ChannelBlocks<MR, MT> cb(cyg);
   for (std::int64_t b = 0; b < cb.blocks; ++b) cb.with_width(b, [&](auto wd) {
     constexpr int M = wd();
     const std::int64_t co0 = cb.first(b), mr = std::min<std::int64_t>(M, cyg - co0);
@@ -699,6 +698,7 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
   const std::int64_t cxp = ceil_div(cxg, NC) * NC;        // the x row's channels, whole tiles
   const std::int64_t ng = K * cyg * cxp, nw = g.groups * ng;  // one part's weight gradient
   GatherWeights<T, MRg, MTg> pw(g, gw);
+  const ChannelBlocks<MRw, MTw> wb(cyg);  // the weight gradient's blocks of y channels
   // Parts: with threads, as many as fit in 4% of what the backward
   // produces, from 2 to 8, and even (dynamic items balance a loaded
   // machine; an odd count leaves one of two threads idle for a part's time
@@ -757,7 +757,7 @@ bool backward_onepass(const ConvGeom& g, const T* x, const T* w, const T* y, T* 
         if (sl < 0) continue;
         const std::size_t k2 = static_cast<std::size_t>(kf % g.k[2]);
         const T* yk = yp + sl * cyg * pitch + yr.r[k2] * Lp + yr.c[k2];  // the tap's row of channel 0
-        wgrad_rows<T, MRw, NVw, MTw>(yk, pitch, cyg, xt, cxp, Xw, G + kf * cyg * cxp);
+        wgrad_rows<T, MRw, NVw>(wb, yk, pitch, cyg, xt, cxp, Xw, G + kf * cyg * cxp);
       }
     }
     if (stream) _mm_sfence();
